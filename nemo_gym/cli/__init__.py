@@ -1,0 +1,1 @@
+"""Console scripts. Each module is thin: parse the config, call the library, print the result."""

@@ -1,0 +1,1 @@
+"""Configuration: sources and precedence, the server-instance schema, references, ports and secret masking."""

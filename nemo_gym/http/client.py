@@ -1,0 +1,130 @@
+"""One pooled aiohttp session per process (per event loop) and ``request()`` with the retry policy."""
+
+import asyncio
+import atexit
+import logging
+from typing import Any
+
+import aiohttp
+import orjson
+
+from nemo_gym.http.retry_policy import RetryPolicy
+
+logger = logging.getLogger("nemo_gym.http")
+
+DEFAULT_CONNECTOR_LIMIT = 100 * 1024
+DEFAULT_CONNECTOR_LIMIT_PER_HOST = 1024
+
+_sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
+_settings: dict[str, Any] = {
+    "limit": DEFAULT_CONNECTOR_LIMIT,
+    "limit_per_host": DEFAULT_CONNECTOR_LIMIT_PER_HOST,
+    "policy": RetryPolicy(),
+}
+
+RETRYABLE_EXCEPTIONS = (aiohttp.ClientConnectionError, asyncio.TimeoutError, aiohttp.ClientPayloadError)
+
+
+def configure_http_client(global_config: Any) -> None:
+    """Take connection limits and the retry policy from the global config (before the first request)."""
+    get = global_config.get if hasattr(global_config, "get") else (lambda key, default=None: default)
+    _settings["limit"] = int(get("global_aiohttp_connector_limit", None) or DEFAULT_CONNECTOR_LIMIT)
+    _settings["limit_per_host"] = int(
+        get("global_aiohttp_connector_limit_per_host", None) or DEFAULT_CONNECTOR_LIMIT_PER_HOST
+    )
+    _settings["policy"] = RetryPolicy.from_config(get("http_client", None))
+
+
+def default_retry_policy() -> RetryPolicy:
+    return _settings["policy"]
+
+
+def get_global_aiohttp_session() -> aiohttp.ClientSession:
+    """The session of the running event loop; cookies are never stored (callers pass them explicitly)."""
+    loop = asyncio.get_running_loop()
+    session = _sessions.get(loop)
+    if session is None or session.closed:
+        for stale_loop in [known for known in _sessions if known.is_closed()]:
+            _sessions.pop(stale_loop, None)
+        connector = aiohttp.TCPConnector(
+            limit=_settings["limit"], limit_per_host=_settings["limit_per_host"], ttl_dns_cache=300
+        )
+        session = aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            timeout=aiohttp.ClientTimeout(total=None),
+            json_serialize=lambda value: orjson.dumps(value).decode(),
+        )
+        _sessions[loop] = session
+    return session
+
+
+async def close_global_aiohttp_session() -> None:
+    loop = asyncio.get_running_loop()
+    session = _sessions.pop(loop, None)
+    if session is not None and not session.closed:
+        await session.close()
+
+
+def _close_all_at_exit() -> None:
+    for loop, session in list(_sessions.items()):
+        if not session.closed and not loop.is_closed() and not loop.is_running():
+            try:
+                loop.run_until_complete(session.close())
+            except Exception:  # exiting: nothing useful to do with a failure here
+                pass
+    _sessions.clear()
+
+
+atexit.register(_close_all_at_exit)
+
+
+def dump_json_body(value: Any) -> bytes:
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(exclude_unset=True, mode="json")
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+async def request(
+    method: str,
+    url: str,
+    *,
+    json: Any = None,
+    policy: RetryPolicy | None = None,
+    **kwargs: Any,
+) -> aiohttp.ClientResponse:
+    """Send with bounded retries; the last response is returned unread, whatever its status.
+
+    Connection errors, timeouts and the policy's retry statuses are retried with exponential back-off and
+    jitter, each retry logged once with its reason. When attempts run out on an exception, it is raised.
+    """
+    policy = policy or _settings["policy"]
+    if json is not None:
+        kwargs["data"] = dump_json_body(json)
+        headers = dict(kwargs.pop("headers", None) or {})
+        headers.setdefault("Content-Type", "application/json")
+        kwargs["headers"] = headers
+    if "timeout" not in kwargs:
+        kwargs["timeout"] = aiohttp.ClientTimeout(total=policy.request_timeout_s, connect=policy.connect_timeout_s)
+    session = get_global_aiohttp_session()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            response = await session.request(method, url, **kwargs)
+        except RETRYABLE_EXCEPTIONS as error:
+            if attempt >= policy.max_attempts:
+                raise
+            reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        else:
+            if response.status not in policy.retry_statuses or attempt >= policy.max_attempts:
+                return response
+            body = (await response.read())[:200]
+            response.release()
+            reason = f"HTTP {response.status}: {body.decode(errors='replace')}"
+        delay = policy.backoff_s(attempt)
+        logger.warning(
+            "Retrying %s %s (attempt %d of %d failed: %s); next try in %.2fs",
+            method, url, attempt, policy.max_attempts, reason, delay,
+        )
+        await asyncio.sleep(delay)

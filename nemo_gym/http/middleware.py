@@ -1,0 +1,132 @@
+"""ASGI middlewares of every server: per-instance signed session cookie and the exception catcher."""
+
+import base64
+import logging
+import traceback
+import uuid
+from typing import Any
+
+import aiohttp
+import itsdangerous
+import orjson
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from nemo_gym.config.secrets import scrubber
+
+logger = logging.getLogger("nemo_gym.server")
+
+SESSION_ID_KEY = "session_id"
+
+
+class SessionMiddleware:
+    """A signed, per-server-instance session cookie holding ``{"session_id": <uuid4>}``.
+
+    Every response re-sends the cookie (as the reference's servers do), because agents take the cookies for
+    their next call from the previous response. A request without a valid cookie gets a fresh session id.
+    The signature uses the run's secret, so a client cannot forge another rollout's session.
+    """
+
+    def __init__(self, app: ASGIApp, secret_key: str, session_cookie: str, max_age: int = 14 * 24 * 3600) -> None:
+        self.app = app
+        self.cookie_name = session_cookie
+        self.max_age = max_age
+        self.signer = itsdangerous.TimestampSigner(secret_key)
+        self._cookie_prefix = f"{session_cookie}=".encode()
+        self._attributes = f"; path=/; Max-Age={max_age}; httponly; samesite=lax".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        session, signed = self._load(scope)
+        scope["session"] = session
+        if SESSION_ID_KEY not in session:
+            session[SESSION_ID_KEY] = str(uuid.uuid4())
+            signed = None
+        initial = dict(session)
+
+        async def send_with_cookie(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                value = signed if signed is not None and session == initial else self._sign(session)
+                if value is not None:
+                    message.setdefault("headers", [])
+                    message["headers"] = [*message["headers"], (b"set-cookie", self._cookie_prefix + value + self._attributes)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+    def _load(self, scope: Scope) -> tuple[dict[str, Any], bytes | None]:
+        for name, value in scope.get("headers", ()):
+            if name != b"cookie":
+                continue
+            for part in value.split(b";"):
+                key, _, raw = part.strip().partition(b"=")
+                raw = raw.strip(b'"')
+                if key.decode(errors="replace") != self.cookie_name:
+                    continue
+                try:
+                    payload = self.signer.unsign(raw, max_age=self.max_age)
+                    session = orjson.loads(base64.urlsafe_b64decode(payload + b"=" * (-len(payload) % 4)))
+                except (itsdangerous.BadSignature, ValueError, orjson.JSONDecodeError):
+                    return {}, None
+                if isinstance(session, dict):
+                    return session, raw
+        return {}, None
+
+    def _sign(self, session: dict[str, Any]) -> bytes | None:
+        if not session:
+            return None
+        # unpadded url-safe base64: no '=' so clients never quote the cookie value
+        return self.signer.sign(base64.urlsafe_b64encode(orjson.dumps(session)).rstrip(b"="))
+
+
+class ExceptionMiddleware:
+    """Outermost: what escapes a route becomes a 500 whose JSON-string body says what failed.
+
+    An inner server's error (``ClientResponseError`` from ``raise_for_status``) names this server and carries
+    the inner body; anything else is logged with its traceback and answered with ``repr(e)``.
+    """
+
+    def __init__(self, app: ASGIApp, server_label: str) -> None:
+        self.app = app
+        self.server_label = server_label
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: dict[str, Any]) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as error:
+            if isinstance(error, aiohttp.ClientResponseError) and hasattr(error, "response_content"):
+                detail = (
+                    f"Hit an exception in {self.server_label} calling an inner server: {error.response_content!r}"
+                )
+                logger.error("%s (HTTP %s from %s)", detail[:500], error.status, error.request_info.real_url)
+            else:
+                detail = repr(error)
+                logger.error(
+                    "Caught an exception in %s on %s:\n%s",
+                    self.server_label,
+                    scope.get("path"),
+                    "".join(traceback.format_exception(error)),
+                )
+            if started:
+                raise
+            body = orjson.dumps(scrubber.scrub(detail))
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})

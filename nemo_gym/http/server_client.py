@@ -1,0 +1,124 @@
+"""``ServerClient``: call another server of the run by its instance name."""
+
+import json as jsonlib
+from typing import Any, Literal
+
+import aiohttp
+import httpx
+import orjson
+import yaml
+from omegaconf import DictConfig, OmegaConf
+from pydantic import BaseModel, ConfigDict, PrivateAttr
+
+from nemo_gym.config.ports import DEFAULT_HEAD_SERVER_PORT
+from nemo_gym.config.schema import HeadServerConfig
+from nemo_gym.errors import NeMoGymError
+from nemo_gym.http.client import request
+from nemo_gym.http.retry_policy import RetryPolicy
+
+ServerStatus = Literal["success", "connection_error", "timeout", "unknown_error"]
+
+
+class UnknownServerError(NeMoGymError, KeyError):
+    def __str__(self) -> str:  # KeyError would add quotes
+        return self.args[0]
+
+
+class ServerClient(BaseModel):
+    """Resolves ``server_name`` to ``http://host:port`` through the global config; no cookies are kept."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    head_server_config: HeadServerConfig
+    global_config_dict: Any
+
+    _base_urls: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @classmethod
+    def load_head_server_config(cls) -> HeadServerConfig:
+        from nemo_gym.global_config import get_global_config_dict
+
+        head = get_global_config_dict().get("head_server") or {}
+        head = OmegaConf.to_container(head, resolve=True) if isinstance(head, DictConfig) else dict(head)
+        return HeadServerConfig(host=head.get("host", "127.0.0.1"), port=head.get("port", DEFAULT_HEAD_SERVER_PORT))
+
+    @classmethod
+    def load_from_global_config(cls, head_server_config: HeadServerConfig | None = None) -> "ServerClient":
+        """Build a client from a running head server (how trainers and ng_collect_rollouts attach)."""
+        head = head_server_config or cls.load_head_server_config()
+        url = f"http://{head.host}:{head.port}/global_config_dict_yaml"
+        try:
+            response = httpx.get(url, timeout=10.0)
+            response.raise_for_status()
+        except httpx.HTTPError as error:
+            raise ValueError(
+                f"Could not connect to the head server at {url} ({type(error).__name__}). Perhaps you are not "
+                "running a server or your head server is on a different port?"
+            ) from None
+        config = yaml.safe_load(jsonlib.loads(response.text)) or {}
+        return cls(head_server_config=head, global_config_dict=OmegaConf.create(config))
+
+    def base_url(self, server_name: str) -> str:
+        cached = self._base_urls.get(server_name)
+        if cached is not None:
+            return cached
+        config = self.global_config_dict
+        if server_name == "head_server":
+            url = f"http://{self.head_server_config.host}:{self.head_server_config.port}"
+        else:
+            try:
+                level_one = config[server_name]
+                level_two = level_one[next(iter(level_one))]
+                fields = level_two[next(iter(level_two))]
+                url = f"http://{fields['host']}:{fields['port']}"
+            except (KeyError, TypeError, StopIteration, AttributeError) as error:
+                known = [key for key, value in config.items() if hasattr(value, "keys")]
+                raise UnknownServerError(
+                    f"Unknown server {server_name!r} ({type(error).__name__}); configured servers: {known}"
+                ) from None
+        self._base_urls[server_name] = url
+        return url
+
+    async def request(
+        self, server_name: str, url_path: str, method: str, policy: RetryPolicy | None = None, **kwargs: Any
+    ) -> aiohttp.ClientResponse:
+        return await request(method, self.base_url(server_name) + url_path, policy=policy, **kwargs)
+
+    async def get(self, server_name: str, url_path: str, **kwargs: Any) -> aiohttp.ClientResponse:
+        return await self.request(server_name, url_path, "GET", **kwargs)
+
+    async def post(self, server_name: str, url_path: str, **kwargs: Any) -> aiohttp.ClientResponse:
+        return await self.request(server_name, url_path, "POST", **kwargs)
+
+    def poll_for_status(self, server_name: str, timeout: float = 5.0) -> ServerStatus:
+        """``success`` when ``GET /health`` answers 2xx; otherwise the kind of failure."""
+        try:
+            url = self.base_url(server_name) + "/health"
+            response = httpx.get(url, timeout=timeout)
+        except httpx.ConnectError:
+            return "connection_error"
+        except httpx.TimeoutException:
+            return "timeout"
+        except Exception:
+            return "unknown_error"
+        return "success" if response.is_success else "unknown_error"
+
+
+async def raise_for_status(response: aiohttp.ClientResponse) -> None:
+    """Raise ``aiohttp.ClientResponseError`` carrying the body as ``response_content`` when not 2xx."""
+    if response.ok:
+        return
+    content = await response.read()
+    error = aiohttp.ClientResponseError(
+        response.request_info,
+        response.history,
+        status=response.status,
+        message=content.decode(errors="replace")[:2000] or (response.reason or ""),
+        headers=response.headers,
+    )
+    error.response_content = content
+    raise error
+
+
+async def get_response_json(response: aiohttp.ClientResponse) -> Any:
+    return orjson.loads(await response.read())

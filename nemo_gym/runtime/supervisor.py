@@ -1,0 +1,334 @@
+"""ng_run's supervisor: spawn one child per server, wait for ``/health``, watch for crashes, shut down cleanly."""
+
+import collections
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+import yaml
+
+from nemo_gym.config.loader import ParsedConfig
+from nemo_gym.config.paths import repo_root
+from nemo_gym.config.ports import check_ports_free
+from nemo_gym.config.schema import ServerInstance
+from nemo_gym.config.secrets import collect_secret_values, scrubber
+from nemo_gym.errors import SupervisorError
+from nemo_gym.runtime.head_server import HeadServer, HeadServerState, ServerInstanceRecord
+from nemo_gym.runtime.process_utils import child_preexec, signal_group
+from nemo_gym.runtime.ray_setup import LocalRayCluster, ray_address_from, split_address
+
+logger = logging.getLogger("nemo_gym.run")
+
+OUTPUT_TAIL_LINES = 40
+POLL_INTERVAL_S = 0.1
+PENDING_REPORT_INTERVAL_S = 5.0
+DEFAULT_STARTUP_TIMEOUT_S = 600.0
+SHUTDOWN_GRACE_S = 6.0
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass
+class Child:
+    instance: ServerInstance
+    process: subprocess.Popen[bytes]
+    start_time: float
+    tail: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=OUTPUT_TAIL_LINES))
+    reader: threading.Thread | None = None
+    ready: bool = False
+
+    @property
+    def health_url(self) -> str:
+        return f"http://{_connect_host(self.instance.config.host)}:{self.instance.config.port}/health"
+
+
+def _connect_host(host: str | None) -> str:
+    return "127.0.0.1" if host in (None, "", "0.0.0.0") else ("::1" if host == "::" else host)
+
+
+def _pump_output(child: Child, stream: IO[bytes], sink: IO[str], lock: threading.Lock) -> None:
+    """Prefix each line of the child's output with its instance name, mask secrets, keep the last lines."""
+    prefix = f"({child.instance.name}) "
+    for raw in iter(stream.readline, b""):
+        line = scrubber.scrub(raw.decode(errors="replace").rstrip("\n"))
+        child.tail.append(line)
+        with lock:
+            sink.write(prefix + line + "\n")
+            sink.flush()
+    stream.close()
+
+
+class Supervisor:
+    """Owns every process of one ``ng_run``: the Ray head (if it started one), the head server and the children."""
+
+    def __init__(self, parsed: ParsedConfig, out: IO[str] | None = None) -> None:
+        self.parsed = parsed
+        self.config = parsed.config
+        self.out = out or sys.stdout
+        self.children: list[Child] = []
+        self.ray_cluster: LocalRayCluster | None = None
+        self.head: HeadServer | None = None
+        self._stop = threading.Event()
+        self._stop_reason: str | None = None
+        self._print_lock = threading.Lock()
+        self.session_secret = secrets.token_urlsafe(32)
+        scrubber.add(collect_secret_values(_resolved_or_raw(self.config)))
+
+    # ---- output -------------------------------------------------------------------------------------------
+    def say(self, message: str) -> None:
+        with self._print_lock:
+            self.out.write(scrubber.scrub(message) + "\n")
+            self.out.flush()
+
+    # ---- lifecycle ----------------------------------------------------------------------------------------
+    def request_stop(self, reason: str) -> None:
+        if self._stop_reason is None:
+            self._stop_reason = reason
+        self._stop.set()
+
+    def install_signal_handlers(self) -> None:
+        def handler(signum: int, _frame: Any) -> None:
+            self.request_stop(signal.Signals(signum).name)
+
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)
+
+    def run(self) -> int:
+        """Start everything, wait until stopped; returns the exit code (0 on a signal, 1 on a crash)."""
+        try:
+            self.start()
+            if self._stop.is_set():
+                return 0 if self._stop_reason in ("SIGINT", "SIGTERM") else 1
+            self.say(f"All {len(self.children)} / {len(self.children)} servers ready! Press Ctrl+C to stop.")
+            self.watch()
+            return 0
+        except SupervisorError as error:
+            self.say(f"Error: {error}")
+            return 1
+        finally:
+            self.shutdown()
+
+    def start(self) -> None:
+        self._check_ports()
+        self._warn_if_exposed()
+        self._start_or_join_ray()
+        state = HeadServerState(config=self.config)
+        head = self.config["head_server"]
+        self.head = HeadServer(state, head["host"], int(head["port"]))
+        self.head.start()
+        self.say(f"Head server at http://{_connect_host(head['host'])}:{head['port']}")
+        config_yaml = yaml.safe_dump(self.config, sort_keys=False)
+        for instance in self.parsed.instances:
+            child = self._spawn(instance, config_yaml)
+            self.children.append(child)
+            state.records.append(_record(child))
+        if self.ray_cluster is not None:
+            self.ray_cluster.wait_ready()
+            self.say(f"Started Ray cluster at {self.ray_cluster.address}")
+        self._wait_until_ready()
+        if not self._stop.is_set():
+            self._print_table()
+
+    def watch(self) -> None:
+        while not self._stop.wait(0.2):
+            self._check_crashes()
+            if self.head is not None and not self.head.is_alive():
+                raise SupervisorError("head_server finished unexpectedly")
+
+    def shutdown(self) -> None:
+        live = [child for child in self.children if child.process.poll() is None]
+        if live:
+            self.say("Stopping servers...")
+        for child in live:
+            signal_group(child.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + SHUTDOWN_GRACE_S
+        for child in live:
+            remaining = max(0.0, deadline - time.monotonic())
+            try:
+                child.process.wait(timeout=remaining)
+            except subprocess.TimeoutExpired:
+                self.say(f"{child.instance.name} did not stop within {SHUTDOWN_GRACE_S}s; killing it")
+                signal_group(child.process.pid, signal.SIGKILL)
+                child.process.wait()
+        for child in self.children:
+            # a server's own helper processes (uvicorn workers, sandboxes) share its process group
+            signal_group(child.process.pid, signal.SIGKILL)
+            if child.reader is not None:
+                child.reader.join(timeout=2)
+        if self.head is not None:
+            self.head.stop()
+        if self.ray_cluster is not None:
+            self.ray_cluster.stop()
+            self.say("Stopped the Ray cluster started by ng_run")
+        if self.children or self.head is not None:
+            self.say("NeMo Gym finished!")
+        self.children = []
+        self.head = None
+        self.ray_cluster = None
+
+    # ---- steps --------------------------------------------------------------------------------------------
+    def _check_ports(self) -> None:
+        head = self.config["head_server"]
+        named = [("head_server", head["host"], int(head["port"]))]
+        named += [(i.name, i.config.host, int(i.config.port)) for i in self.parsed.instances]
+        check_ports_free(named)
+
+    def _warn_if_exposed(self) -> None:
+        hosts = {self.config["head_server"]["host"]} | {i.config.host for i in self.parsed.instances}
+        exposed = sorted(host for host in hosts if host not in LOOPBACK_HOSTS)
+        if exposed:
+            self.say(
+                f"WARNING: servers listen on {', '.join(exposed)} and are reachable from the network. They have no "
+                "authentication: expose them only on networks you trust."
+            )
+
+    def _start_or_join_ray(self) -> None:
+        address = ray_address_from(self.config)
+        if address:
+            self.config["ray_head_node_address"] = address
+            self.say(f"Connecting to Ray cluster at specified address: {address}")
+            host, port = split_address(address)
+            _wait_tcp(host, port, 30.0, f"ray_head_node_address: no Ray cluster answers at {address}")
+            return
+        self.say("Starting Ray cluster...")
+        # Ray >= 2.5x protects a new cluster with a token in ~/.ray/auth_token; the children must use it too.
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
+        self.ray_cluster = LocalRayCluster()
+        self.ray_cluster.start()
+        self.config["ray_head_node_address"] = self.ray_cluster.address
+
+    def _spawn(self, instance: ServerInstance, config_yaml: str) -> Child:
+        server_dir = repo_root() / instance.dir_path
+        env = os.environ.copy()
+        python_path = [str(server_dir), str(repo_root())]
+        if env.get("PYTHONPATH"):
+            python_path.append(env["PYTHONPATH"])
+        env.update(
+            {
+                "PYTHONPATH": os.pathsep.join(python_path),
+                "PYTHONUNBUFFERED": "1",
+                "NEMO_GYM_CONFIG_DICT": config_yaml,
+                "NEMO_GYM_CONFIG_PATH": instance.name,
+                "NEMO_GYM_SESSION_SECRET": self.session_secret,
+            }
+        )
+        env.pop("IS_NEMO_GYM_FASTAPI_WORKER", None)
+        python = self._python_for(instance, server_dir)
+        process = subprocess.Popen(
+            [python, instance.config.entrypoint],
+            cwd=server_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            preexec_fn=child_preexec,
+        )
+        child = Child(instance=instance, process=process, start_time=time.time())
+        child.reader = threading.Thread(
+            target=_pump_output, args=(child, process.stdout, self.out, self._print_lock), daemon=True
+        )
+        child.reader.start()
+        return child
+
+    def _python_for(self, instance: ServerInstance, server_dir: Path) -> str:
+        from nemo_gym.runtime.isolated_envs import python_for_server
+
+        return python_for_server(self.config, instance, server_dir, self.say)
+
+    def _wait_until_ready(self) -> None:
+        timeout = float(self.config.get("startup_timeout_s") or DEFAULT_STARTUP_TIMEOUT_S)
+        self.say(f"Waiting for {len(self.children)} servers to be ready...")
+        started = time.monotonic()
+        next_report = started + PENDING_REPORT_INTERVAL_S
+        with httpx.Client(timeout=1.0) as client:
+            while not self._stop.is_set():
+                self._check_crashes()
+                pending = [child for child in self.children if not child.ready]
+                for child in pending:
+                    try:
+                        child.ready = client.get(child.health_url).status_code == 200
+                    except httpx.HTTPError:
+                        pass
+                pending = [child.instance.name for child in self.children if not child.ready]
+                if not pending:
+                    return
+                now = time.monotonic()
+                if now - started > timeout:
+                    raise SupervisorError(f"servers not ready after {timeout:.0f}s (startup_timeout_s): {pending}")
+                if now >= next_report:
+                    self.say(f"Still waiting for {len(pending)} server(s): {', '.join(pending)}")
+                    next_report = now + PENDING_REPORT_INTERVAL_S
+                self._stop.wait(POLL_INTERVAL_S)
+
+    def _check_crashes(self) -> None:
+        for child in self.children:
+            code = child.process.poll()
+            if code is None:
+                continue
+            if child.reader is not None:
+                child.reader.join(timeout=1)
+            tail = "\n".join(f"    {line}" for line in child.tail) or "    (no output)"
+            raise SupervisorError(
+                f"server {child.instance.name!r} (pid {child.process.pid}) exited with code {code}. "
+                f"Last {len(child.tail)} lines of its output:\n{tail}"
+            )
+
+    def _print_table(self) -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title="NeMo Gym servers")
+        for column in ("name", "type", "implementation", "url", "pid"):
+            table.add_column(column)
+        for child in self.children:
+            instance = child.instance
+            url = f"http://{instance.config.host}:{instance.config.port}"
+            table.add_row(instance.name, instance.server_type, instance.implementation, url, str(child.process.pid))
+        with self._print_lock:
+            Console(file=self.out, width=140).print(table)
+
+
+def _record(child: Child) -> ServerInstanceRecord:
+    instance = child.instance
+    return ServerInstanceRecord(
+        process_name=instance.name,
+        server_type=instance.server_type,
+        name=instance.implementation,
+        dir_path=str(repo_root() / instance.dir_path),
+        entrypoint=instance.config.entrypoint,
+        host=instance.config.host,
+        port=instance.config.port,
+        pid=child.process.pid,
+        start_time=child.start_time,
+    )
+
+
+def _wait_tcp(host: str, port: int, timeout_s: float, message: str) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=1.0):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SupervisorError(message) from None
+            time.sleep(0.2)
+
+
+def _resolved_or_raw(config: dict[str, Any]) -> dict[str, Any]:
+    from omegaconf import OmegaConf
+
+    try:
+        return OmegaConf.to_container(OmegaConf.create(config), resolve=True)
+    except Exception:  # unresolvable keys are reported where they are used
+        return config
