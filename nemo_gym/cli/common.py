@@ -80,6 +80,8 @@ def command(func: Callable[[], int | None]) -> Callable[[], None]:
     @functools.wraps(func)
     def wrapper() -> None:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
+        for noisy in ("httpx", "httpcore"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
         debug = any(arg.lstrip("+") in ("debug=true", "debug=True") for arg in sys.argv[1:])
         try:
             code = func()

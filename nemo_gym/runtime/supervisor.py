@@ -16,6 +16,7 @@ from typing import IO, Any
 import httpx
 import yaml
 
+from nemo_gym.config.instances import check_server_folders
 from nemo_gym.config.loader import ParsedConfig
 from nemo_gym.config.paths import repo_root
 from nemo_gym.config.ports import check_ports_free
@@ -117,6 +118,7 @@ class Supervisor:
             self.shutdown()
 
     def start(self) -> None:
+        check_server_folders(self.parsed.instances)
         self._check_ports()
         self._warn_if_exposed()
         self._start_or_join_ray()
