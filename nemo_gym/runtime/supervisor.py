@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
+import psutil
 import yaml
 
 from nemo_gym.config.instances import check_server_folders
@@ -141,6 +142,8 @@ class Supervisor:
 
     def watch(self) -> None:
         while not self._stop.wait(0.2):
+            if os.getpid() == 1:
+                self._reap_orphans()
             self._check_crashes()
             if self.head is not None and not self.head.is_alive():
                 raise SupervisorError("head_server finished unexpectedly")
@@ -269,6 +272,18 @@ class Supervisor:
                     self.say(f"Still waiting for {len(pending)} server(s): {', '.join(pending)}")
                     next_report = now + PENDING_REPORT_INTERVAL_S
                 self._stop.wait(POLL_INTERVAL_S)
+
+    def _reap_orphans(self) -> None:
+        """As PID 1 (a container's CMD) orphaned grandchildren are ours to reap, but not our own children."""
+        own = {child.process.pid for child in self.children}
+        if self.ray_cluster is not None and self.ray_cluster.process is not None:
+            own.add(self.ray_cluster.process.pid)
+        for process in psutil.Process().children():
+            try:
+                if process.pid not in own and process.status() == psutil.STATUS_ZOMBIE:
+                    os.waitpid(process.pid, os.WNOHANG)
+            except (psutil.Error, ChildProcessError):
+                pass
 
     def _check_crashes(self) -> None:
         for child in self.children:

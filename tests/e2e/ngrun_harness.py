@@ -18,21 +18,35 @@ NG_RUN = [sys.executable, "-c", "from nemo_gym.cli.run import main; main()"]
 
 
 class NgRun:
-    def __init__(self, tmp_path: Path, *overrides: str, env_yaml: str | None = None) -> None:
-        self.root = tmp_path / "root"
-        shutil.copytree(FIXTURE_ROOT, self.root)
+    def __init__(
+        self,
+        tmp_path: Path,
+        *overrides: str,
+        env_yaml: str | None = None,
+        root: Path | None = None,
+        keep_ray_address: bool = False,
+    ) -> None:
+        tmp_path.mkdir(parents=True, exist_ok=True)
+        self.root = root or tmp_path / "root"
+        if root is None:
+            shutil.copytree(FIXTURE_ROOT, self.root)
         if env_yaml is not None:
             (self.root / "env.yaml").write_text(env_yaml)
         self.head_port = find_open_port()
         self.log_path = tmp_path / "ng_run.log"
         env = {**os.environ, "NEMO_GYM_ROOT": str(self.root), "PYTHONUNBUFFERED": "1"}
-        env.pop("RAY_ADDRESS", None)
+        if not keep_ray_address:
+            env.pop("RAY_ADDRESS", None)
         self.log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [*NG_RUN, f"+head_server.port={self.head_port}", *overrides],
             cwd=self.root, env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         self.descendants: list[psutil.Process] = []
+
+    @staticmethod
+    def fixture_root() -> Path:
+        return FIXTURE_ROOT
 
     @property
     def head_url(self) -> str:

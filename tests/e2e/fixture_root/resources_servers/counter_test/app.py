@@ -1,10 +1,16 @@
 """A tiny stateful resources server used by the end-to-end tests of ng_run."""
 
+import ray
 from fastapi import FastAPI, Request
 from pydantic import BaseModel
 
 from nemo_gym.base_resources_server import BaseResourcesServerConfig, SimpleResourcesServer
 from nemo_gym.server_utils import SESSION_ID_KEY
+
+
+@ray.remote(scheduling_strategy="SPREAD")
+def where_tasks_run() -> str:
+    return ray.get_runtime_context().gcs_address
 
 
 class CounterTestConfig(BaseResourcesServerConfig):
@@ -23,6 +29,7 @@ class CounterTestServer(SimpleResourcesServer):
         app = super().setup_webserver()
         app.post("/increment")(self.increment)
         app.post("/count")(self.count)
+        app.post("/ray_info")(self.ray_info)
         return app
 
     async def increment(self, request: Request, body: IncrementRequest) -> dict:
@@ -32,6 +39,15 @@ class CounterTestServer(SimpleResourcesServer):
 
     async def count(self, request: Request) -> dict:
         return {"count": self.counts.get(request.session[SESSION_ID_KEY], 0)}
+
+    async def ray_info(self) -> dict:
+        """Which Ray cluster this process joined, and where a Ray task of it actually ran."""
+        import ray
+
+        if not ray.is_initialized():
+            return {"connected": False}
+        task_gcs = await where_tasks_run.remote()
+        return {"connected": True, "gcs_address": ray.get_runtime_context().gcs_address, "task_gcs": task_gcs}
 
     async def verify(self, body):  # not used by these tests
         raise NotImplementedError
