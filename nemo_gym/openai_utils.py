@@ -42,6 +42,9 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 from typing_extensions import TypedDict
 from yarl import URL
 
+from nemo_gym.http.client import request
+from nemo_gym.http.retry_policy import RetryPolicy
+
 logger = logging.getLogger(__name__)
 
 TOKEN_ID_FIELDS = ("prompt_token_ids", "generation_token_ids", "generation_log_probs")
@@ -205,6 +208,27 @@ NeMoGymResponseOutputItem = NeMoGymResponseInputItem
 NeMoGymResponseInput = list[NeMoGymResponseInputItem]
 
 
+class NeMoGymFunctionToolParam(TypedDict, total=False):
+    """A function tool; unlike the SDK's param type, ``parameters`` and ``strict`` may be omitted."""
+
+    name: Required[str]
+    type: Required[Literal["function"]]
+    parameters: dict[str, object] | None
+    strict: bool | None
+    description: str | None
+
+
+def _tool_tag(value: Any) -> str:
+    return "function" if isinstance(value, dict) and value.get("type") == "function" else "other"
+
+
+# Function tools (what environments use) get a small, precise schema and error; hosted tools use the SDK's union.
+NeMoGymToolParam = Annotated[
+    Annotated[NeMoGymFunctionToolParam, Tag("function")] | Annotated[ToolParam, Tag("other")],
+    Discriminator(_tool_tag),
+]
+
+
 class NeMoGymResponseCreateParamsNonStreaming(BaseModel):
     """Body of ``POST /v1/responses``. Unknown top-level keys are rejected (422)."""
 
@@ -227,7 +251,7 @@ class NeMoGymResponseCreateParamsNonStreaming(BaseModel):
     temperature: float | None = None
     text: ResponseTextConfigParam | None = None
     tool_choice: ToolChoice = "auto"
-    tools: list[ToolParam] = Field(default_factory=list)
+    tools: list[NeMoGymToolParam] = Field(default_factory=list)
     top_logprobs: int | None = None
     top_p: float | None = None
     truncation: Literal["auto", "disabled"] | None = None
@@ -235,10 +259,32 @@ class NeMoGymResponseCreateParamsNonStreaming(BaseModel):
     stream: Literal[False] | None = None
 
 
+class NeMoGymInputTokensDetails(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    cached_tokens: int | None = None
+
+
+class NeMoGymOutputTokensDetails(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    reasoning_tokens: int | None = None
+
+
+class NeMoGymResponseUsage(BaseModel):
+    """Token usage. Lenient on the detail objects, which differ between providers and SDK versions."""
+
+    model_config = ConfigDict(extra="allow")
+    input_tokens: int
+    input_tokens_details: NeMoGymInputTokensDetails | None = None
+    output_tokens: int
+    output_tokens_details: NeMoGymOutputTokensDetails | None = None
+    total_tokens: int
+
+
 class NeMoGymResponse(Response):
     """OpenAI's ``Response`` whose ``output`` holds NeMo Gym items (training variants included)."""
 
     output: list[NeMoGymResponseOutputItem]
+    usage: NeMoGymResponseUsage | None = None
 
     @property
     def output_text(self) -> str:
@@ -376,8 +422,9 @@ class UpstreamHTTPError(ClientResponseError):
 class NeMoGymAsyncOpenAI:
     """A small async client for OpenAI-compatible servers (vLLM, OpenAI) over the process-wide aiohttp session.
 
-    Retries, back-off and timeouts come from the shared retry policy of ``nemo_gym.http.client``; a non-2xx final
-    answer raises :class:`UpstreamHTTPError`. Every method returns the parsed JSON body.
+    Retries, back-off and timeouts come from the shared retry policy of ``nemo_gym.http.client`` (or the
+    ``retry_policy`` given here); a non-2xx final answer raises :class:`UpstreamHTTPError`. Every method returns
+    the parsed JSON body.
     """
 
     def __init__(
@@ -385,7 +432,7 @@ class NeMoGymAsyncOpenAI:
         base_url: str,
         api_key: str | None = None,
         default_headers: dict[str, str] | None = None,
-        retry_policy: Any = None,
+        retry_policy: RetryPolicy | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
@@ -400,8 +447,6 @@ class NeMoGymAsyncOpenAI:
         return self.base_url[: -len("/v1")] if self.base_url.endswith("/v1") else self.base_url
 
     async def _request(self, method: str, url: str, body: dict[str, Any] | None = None) -> Any:
-        from nemo_gym.http.client import request  # imported late: the core package imports this module
-
         response = await request(method, url, json=body, headers=self._headers, policy=self.retry_policy)
         try:
             content = await response.read()

@@ -1,0 +1,89 @@
+"""azure_openai_model: the Responses API over an Azure OpenAI Chat Completions deployment (via the OpenAI SDK)."""
+
+import asyncio
+from typing import Any
+
+from fastapi import Body, HTTPException, Request
+from openai import AsyncAzureOpenAI
+
+from nemo_gym.base_responses_api_model import BaseResponsesAPIModelConfig, SimpleResponsesAPIModel
+from nemo_gym.chat_translation import (
+    TranslationError,
+    build_response,
+    chat_message_to_output_items,
+    responses_to_chat_params,
+)
+from nemo_gym.openai_utils import (
+    NeMoGymChatCompletion,
+    NeMoGymChatCompletionCreateParamsNonStreaming,
+    NeMoGymResponse,
+    NeMoGymResponseCreateParamsNonStreaming,
+)
+
+
+class AzureOpenAIModelServerConfig(BaseResponsesAPIModelConfig):
+    openai_base_url: str  # the Azure endpoint, e.g. https://my-resource.openai.azure.com
+    openai_api_key: str
+    openai_model: str  # the deployment name
+    default_query: dict[str, Any]  # must hold "api-version"
+    num_concurrent_requests: int
+    # The SDK retries connection errors, 408/409/429 and 5xx with exponential back-off and jitter.
+    max_retries: int = 3
+    timeout_s: float = 600.0
+
+    def model_post_init(self, context: Any) -> None:
+        if not self.default_query.get("api-version"):
+            raise ValueError(
+                "default_query.api-version must be set (e.g. +policy_model...default_query.api-version=…)"
+            )
+
+
+class AzureOpenAIModelServer(SimpleResponsesAPIModel):
+    config: AzureOpenAIModelServerConfig
+
+    def model_post_init(self, context: Any) -> None:
+        self._client = AsyncAzureOpenAI(
+            azure_endpoint=self.config.openai_base_url,
+            api_key=self.config.openai_api_key,
+            api_version=self.config.default_query["api-version"],
+            max_retries=self.config.max_retries,
+            timeout=self.config.timeout_s,
+        )
+        self._semaphore = asyncio.Semaphore(self.config.num_concurrent_requests)
+
+    async def _create(self, params: dict) -> dict:
+        params["model"] = self.config.openai_model
+        async with self._semaphore:
+            completion = await self._client.chat.completions.create(**params)
+        # The SDK returns its own ChatCompletion object; dump it so our richer type can validate it.
+        return completion.model_dump(exclude_unset=True)
+
+    async def responses(
+        self, request: Request, body: NeMoGymResponseCreateParamsNonStreaming = Body()
+    ) -> NeMoGymResponse:
+        sent = body.model_dump(exclude_unset=True)
+        try:
+            params = responses_to_chat_params(sent)
+        except TranslationError as error:
+            raise HTTPException(status_code=400, detail=str(error)) from None
+        completion = await self._create(params)
+        choice = completion["choices"][0]
+        output = chat_message_to_output_items(choice["message"])
+        response = build_response(
+            sent,
+            output,
+            model=self.config.openai_model,
+            finish_reason=choice.get("finish_reason"),
+            usage=completion.get("usage"),
+        )
+        return NeMoGymResponse.model_validate(response)
+
+    async def chat_completions(
+        self, request: Request, body: NeMoGymChatCompletionCreateParamsNonStreaming = Body()
+    ) -> NeMoGymChatCompletion:
+        completion = await self._create(body.model_dump(exclude_unset=True))
+        return NeMoGymChatCompletion.model_validate(completion)
+
+
+if __name__ == "__main__":
+    AzureOpenAIModelServer.run_webserver()

@@ -1,0 +1,270 @@
+"""vllm_model: serves the Responses API (and Chat Completions) in front of one or more vLLM OpenAI servers.
+
+``/v1/responses`` is translated to Chat Completions (``nemo_gym.chat_translation``), sent to a backend chosen by
+the rollout's session (stable hash; a failed backend is skipped for a while), and the reply translated back. In
+training mode every reply carries the prompt and generated token ids and the generation logprobs.
+"""
+
+import copy
+import hashlib
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+import orjson
+from fastapi import Body, HTTPException, Request, Response
+from pydantic import model_validator
+
+from nemo_gym.base_responses_api_model import BaseResponsesAPIModelConfig, SimpleResponsesAPIModel
+from nemo_gym.chat_translation import (
+    TranslationError,
+    build_response,
+    chat_message_to_output_items,
+    generation_token_fields,
+    inline_reasoning_from_upstream,
+    responses_to_chat_params,
+    split_reasoning_for_upstream,
+)
+from nemo_gym.http.client import RETRYABLE_EXCEPTIONS, default_retry_policy
+from nemo_gym.openai_utils import (
+    NeMoGymAsyncOpenAI,
+    NeMoGymChatCompletion,
+    NeMoGymChatCompletionCreateParamsNonStreaming,
+    NeMoGymResponse,
+    NeMoGymResponseCreateParamsNonStreaming,
+    UpstreamHTTPError,
+)
+from nemo_gym.server_utils import SESSION_ID_KEY
+
+logger = logging.getLogger(__name__)
+
+# vLLM's wordings of "the prompt plus the requested completion do not fit the context window".
+CONTEXT_OVERFLOW = re.compile(
+    r"context length|max_tokens must be at least 1|(max_tokens|max_completion_tokens).{0,40}too large|"
+    r"is too long and exceeds",
+    re.IGNORECASE,
+)
+
+
+class VLLMModelConfig(BaseResponsesAPIModelConfig):
+    base_url: str | list[str]
+    api_key: str
+    model: str
+    return_token_id_information: bool
+    uses_reasoning_parser: bool
+    replace_developer_role_with_system: bool = False
+    chat_template_kwargs: dict[str, Any] | None = None
+    extra_body: dict[str, Any] | None = None
+    default_headers: dict[str, str] | None = None
+    # Upstream call budget; unset fields use the global `http_client` retry policy.
+    request_timeout_s: float | None = None
+    max_attempts: int | None = None
+    backend_cooldown_s: float = 30.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _model_name_alias(cls, data: Any) -> Any:
+        # The deployment guide overrides `+policy_model.vllm_model.model_name=...`; it names the served model.
+        if isinstance(data, dict) and data.get("model_name"):
+            data = {**data, "model": data["model_name"]}
+        return data
+
+    def model_post_init(self, context: Any) -> None:
+        if isinstance(self.base_url, str):
+            self.base_url = [self.base_url]
+        if not self.base_url:
+            raise ValueError("base_url must name at least one upstream")
+
+
+class BackendPool:
+    """The upstream clients. A session always starts at the same backend (SHA-256 of its id, so every uvicorn
+    worker agrees); a backend that failed is skipped for ``cooldown_s`` and its sessions move to the next one."""
+
+    def __init__(self, clients: list[NeMoGymAsyncOpenAI], cooldown_s: float) -> None:
+        self.clients = clients
+        self.cooldown_s = cooldown_s
+        self._down_until = [0.0] * len(clients)
+
+    def candidates(self, session_id: str) -> list[int]:
+        start = int.from_bytes(hashlib.sha256(session_id.encode()).digest()[:8], "big") % len(self.clients)
+        order = [(start + offset) % len(self.clients) for offset in range(len(self.clients))]
+        now = time.monotonic()
+        healthy = [index for index in order if self._down_until[index] <= now]
+        # With every backend marked down, try them all rather than fail without trying.
+        return healthy or order
+
+    def mark_down(self, index: int, reason: str) -> None:
+        if len(self.clients) > 1:
+            logger.warning(
+                "Upstream %s failed (%s); sending its sessions elsewhere for %.0fs",
+                self.clients[index].base_url,
+                reason,
+                self.cooldown_s,
+            )
+        self._down_until[index] = time.monotonic() + self.cooldown_s
+
+
+class VLLMModel(SimpleResponsesAPIModel):
+    config: VLLMModelConfig
+
+    def model_post_init(self, context: Any) -> None:
+        policy = default_retry_policy().with_overrides(
+            request_timeout_s=self.config.request_timeout_s, max_attempts=self.config.max_attempts
+        )
+        clients = [
+            NeMoGymAsyncOpenAI(url, self.config.api_key, self.config.default_headers, retry_policy=policy)
+            for url in self.config.base_url
+        ]
+        self._pool = BackendPool(clients, self.config.backend_cooldown_s)
+
+    async def responses(
+        self, request: Request, body: NeMoGymResponseCreateParamsNonStreaming = Body()
+    ) -> NeMoGymResponse:
+        training = self.config.return_token_id_information
+        sent = body.model_dump(exclude_unset=True)
+        try:
+            chat_params = responses_to_chat_params(sent, keep_token_ids=training)
+        except TranslationError as error:
+            raise HTTPException(status_code=400, detail=str(error)) from None
+        completion = await self._complete(chat_params, request.session[SESSION_ID_KEY])
+        choice = completion["choices"][0]
+        output = chat_message_to_output_items(choice["message"], keep_token_ids=training)
+        response = build_response(
+            sent,
+            output,
+            model=self.config.model,
+            finish_reason=choice.get("finish_reason"),
+            usage=completion.get("usage"),
+        )
+        # Serialised once with orjson; the dicts already have the NeMoGymResponse shape.
+        return Response(orjson.dumps(response), media_type="application/json")
+
+    async def chat_completions(
+        self, request: Request, body: NeMoGymChatCompletionCreateParamsNonStreaming = Body()
+    ) -> NeMoGymChatCompletion:
+        params = body.model_dump(exclude_unset=True)
+        completion = await self._complete(params, request.session[SESSION_ID_KEY])
+        return Response(orjson.dumps(completion), media_type="application/json")
+
+    # ------------------------------------------------------------------------------------------- pipeline
+
+    def _prepare(self, params: dict) -> tuple[dict, dict | None]:
+        """The upstream body, and the ``chat_template_kwargs`` it uses (``/tokenize`` must use the same)."""
+        config = self.config
+        metadata = params.get("metadata") or {}
+        template_kwargs = copy.deepcopy(config.chat_template_kwargs) or {}
+        template_kwargs.update(_json_metadata(metadata, "chat_template_kwargs"))
+        extra_body = {**(config.extra_body or {}), **_json_metadata(metadata, "extra_body")}
+        if "chat_template_kwargs" in metadata or "extra_body" in metadata:
+            params["metadata"] = {k: v for k, v in metadata.items() if k not in ("chat_template_kwargs", "extra_body")}
+
+        for message in params["messages"]:
+            if config.replace_developer_role_with_system and message.get("role") == "developer":
+                message["role"] = "system"
+            if config.uses_reasoning_parser and message.get("role") == "assistant":
+                split_reasoning_for_upstream(message)
+        params["model"] = config.model
+        if template_kwargs:
+            params["chat_template_kwargs"] = template_kwargs
+        if config.return_token_id_information:
+            if (params.get("n") or 1) != 1:
+                raise HTTPException(status_code=400, detail="n must be 1 when return_token_id_information is on")
+            params.update(logprobs=True, top_logprobs=0, return_tokens_as_token_ids=True, return_token_ids=True)
+        # Request keys win over extra_body.
+        return ({**extra_body, **params} if extra_body else params), (template_kwargs or None)
+
+    async def _complete(self, params: dict, session_id: str) -> dict:
+        upstream_body, template_kwargs = self._prepare(params)
+        try:
+            completion, client = await self._call(upstream_body, session_id)
+        except UpstreamHTTPError as error:
+            text = error.response_content.decode("utf-8", errors="replace")
+            if error.status != 400 or not CONTEXT_OVERFLOW.search(text):
+                raise
+            logger.warning("%s: context window exceeded, answering with an empty reply: %s", self.config.name, text)
+            return self._empty_completion()
+
+        choice = completion["choices"][0]
+        message = choice["message"]
+        try:
+            inline_reasoning_from_upstream(
+                message, uses_reasoning_parser=self.config.uses_reasoning_parser, server_name=self.config.name
+            )
+        except TranslationError as error:
+            raise RuntimeError(str(error)) from None
+        if self.config.return_token_id_information:
+            await self._attach_token_ids(completion, choice, client, upstream_body, template_kwargs)
+        return completion
+
+    async def _call(self, body: dict, session_id: str) -> tuple[dict, NeMoGymAsyncOpenAI]:
+        """POST to the session's backend, moving on to the next one when it is unreachable or failing."""
+        candidates = self._pool.candidates(session_id)
+        for position, index in enumerate(candidates):
+            client = self._pool.clients[index]
+            last = position == len(candidates) - 1
+            try:
+                return await client.create_chat_completion(**body), client
+            except RETRYABLE_EXCEPTIONS as error:
+                self._pool.mark_down(index, f"{type(error).__name__}: {error}")
+                if last:
+                    raise
+            except UpstreamHTTPError as error:
+                if error.status < 500:
+                    raise
+                self._pool.mark_down(index, f"HTTP {error.status}")
+                if last:
+                    raise
+        raise AssertionError("unreachable: the pool always has a backend")
+
+    async def _attach_token_ids(
+        self, completion: dict, choice: dict, client: NeMoGymAsyncOpenAI, body: dict, template_kwargs: dict | None
+    ) -> None:
+        message = choice["message"]
+        if message.get("prompt_token_ids") is not None:
+            # A training-side server (NeMo RL) already attached the bundle.
+            choice["logprobs"] = None
+            return
+        generation_ids, log_probs = generation_token_fields(choice)
+        prompt_ids = completion.pop("prompt_token_ids", None)
+        if prompt_ids is None:
+            tokenize_body: dict[str, Any] = {"model": body["model"], "messages": body["messages"]}
+            if body.get("tools"):
+                tokenize_body["tools"] = body["tools"]
+            if template_kwargs:
+                tokenize_body["chat_template_kwargs"] = template_kwargs
+            prompt_ids = (await client.create_tokenize(**tokenize_body))["tokens"]
+        message["prompt_token_ids"] = prompt_ids
+        message["generation_token_ids"] = generation_ids
+        message["generation_log_probs"] = log_probs
+        choice["logprobs"] = None
+        choice.pop("token_ids", None)
+
+    def _empty_completion(self) -> dict:
+        message = {"role": "assistant", "content": None, "tool_calls": None}
+        return {
+            "id": f"chatcmpl-{uuid.uuid4().hex}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": self.config.model,
+            "choices": [{"index": 0, "finish_reason": "length", "message": message, "logprobs": None}],
+        }
+
+
+def _json_metadata(metadata: dict, key: str) -> dict:
+    """Per-request overrides carried as JSON strings in ``metadata`` (Responses metadata values are strings)."""
+    raw = metadata.get(key)
+    if not raw:
+        return {}
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise HTTPException(status_code=400, detail=f"metadata.{key} must be a JSON object string") from None
+    if not isinstance(value, dict):
+        raise HTTPException(status_code=400, detail=f"metadata.{key} must be a JSON object string")
+    return value
+
+
+if __name__ == "__main__":
+    VLLMModel.run_webserver()
