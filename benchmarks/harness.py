@@ -1,0 +1,121 @@
+"""What every benchmark shares: the machine description, server subprocesses and a small load generator."""
+
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import httpx
+import psutil
+import yaml
+
+from nemo_gym.config.ports import find_open_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 1024**3, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "versions": {name: version(name) for name in ("fastapi", "uvicorn", "aiohttp", "ray", "openai")},
+    }
+
+
+def wait_healthy(url: str, process: subprocess.Popen | None = None, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server for {url} exited with {process.returncode}")
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"{url} not healthy after {timeout_s}s")
+
+
+@contextmanager
+def server_process(server_dir: Path, instance: str, config: dict[str, Any], log_path: Path):
+    """Run one server's ``app.py`` alone with the two environment variables ng_run would set."""
+    env = {
+        **os.environ,
+        "NEMO_GYM_CONFIG_DICT": yaml.safe_dump(config),
+        "NEMO_GYM_CONFIG_PATH": instance,
+        "PYTHONPATH": f"{server_dir}:{ROOT}",
+    }
+    fields = next(iter(next(iter(config[instance].values())).values()))
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([sys.executable, "app.py"], cwd=server_dir, env=env, stdout=log, stderr=log)
+        try:
+            wait_healthy(f"http://127.0.0.1:{fields['port']}", process)
+            yield process
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
+
+
+@contextmanager
+def python_process(code: str, port: int, log_path: Path):
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-c", code], stdout=log, stderr=log)
+        try:
+            wait_healthy(f"http://127.0.0.1:{port}", process)
+            yield process
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
+
+
+async def load(url: str, body: dict, total: int, concurrency: int) -> dict[str, Any]:
+    """POST ``body`` ``total`` times with ``concurrency`` in flight; latency percentiles and throughput."""
+    latencies: list[float] = []
+    errors = 0
+    payload = json.dumps(body).encode()
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for index in range(total):
+        queue.put_nowait(index)
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def worker() -> None:
+            nonlocal errors
+            while not queue.empty():
+                queue.get_nowait()
+                started = time.perf_counter()
+                try:
+                    async with session.post(url, data=payload, headers={"content-type": "application/json"}) as r:
+                        await r.read()
+                        if r.status != 200:
+                            errors += 1
+                except aiohttp.ClientError:
+                    errors += 1
+                latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "requests": total,
+        "errors": errors,
+        "requests_per_s": round(total / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
+    }
+
+
+def free_port() -> int:
+    return find_open_port()

@@ -1,0 +1,71 @@
+"""One vllm_model hop against the scripted upstream, beside a bare uvicorn/FastAPI echo in the same run.
+
+    python benchmarks/hop.py [--requests 3000] [--concurrency 64]
+
+Prints one JSON line: requests/s and p50/p99 of each, and the ratio (vllm_model rps / echo rps). The echo
+answers the same body without any work, so the ratio is the share of a bare server's throughput that the
+Responses -> Chat Completions -> Responses translation hop keeps on this machine.
+"""
+
+import argparse
+import asyncio
+import json
+import tempfile
+from pathlib import Path
+
+from benchmarks.harness import ROOT, free_port, load, machine, python_process, server_process
+from nemo_gym.testing.scripted_upstream import ScriptedUpstream
+
+ECHO = """
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+app = FastAPI()
+@app.get("/health")
+async def health(): return {{"status": "ok"}}
+@app.post("/v1/responses")
+async def echo(request: Request): return Response(await request.body(), media_type="application/json")
+uvicorn.run(app, host="127.0.0.1", port={port}, log_level="warning", loop="uvloop", http="httptools")
+"""
+
+BODY = {"input": [{"role": "user", "content": "What is the weather in Paris?"}], "max_output_tokens": 64}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    args = parser.parse_args()
+    logs = Path(tempfile.mkdtemp(prefix="hop_"))
+    results = {}
+    with ScriptedUpstream() as upstream:
+        model_port, echo_port = free_port(), free_port()
+        config = {
+            "policy_model": {
+                "responses_api_models": {
+                    "vllm_model": {
+                        "entrypoint": "app.py", "host": "127.0.0.1", "port": model_port,
+                        "base_url": upstream.base_url, "api_key": "EMPTY", "model": "scripted",
+                        "return_token_id_information": False, "uses_reasoning_parser": False,
+                    }
+                }
+            },
+            "head_server": {"host": "127.0.0.1", "port": free_port()},
+        }
+        with python_process(ECHO.format(port=echo_port), echo_port, logs / "echo.log"):
+            asyncio.run(load(f"http://127.0.0.1:{echo_port}/v1/responses", BODY, 200, 8))  # warm-up
+            results["echo"] = asyncio.run(
+                load(f"http://127.0.0.1:{echo_port}/v1/responses", BODY, args.requests, args.concurrency)
+            )
+        model_dir = ROOT / "responses_api_models" / "vllm_model"
+        with server_process(model_dir, "policy_model", config, logs / "vllm_model.log"):
+            url = f"http://127.0.0.1:{model_port}/v1/responses"
+            asyncio.run(load(url, BODY, 200, 8))
+            results["vllm_model"] = asyncio.run(load(url, BODY, args.requests, args.concurrency))
+    ratio = results["vllm_model"]["requests_per_s"] / results["echo"]["requests_per_s"]
+    print(json.dumps({"benchmark": "hop", "concurrency": args.concurrency, **results,
+                      "ratio_vllm_model_to_echo": round(ratio, 3), "machine": machine()}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""Seconds from starting ``ng_run`` to all servers ready, for the 3-server quick-start config.
+
+    python benchmarks/startup.py [--repeats 3]
+
+Two cases side by side: ng_run starting its own Ray cluster ("ray_included"), and ng_run joining a cluster
+started beforehand ("ray_excluded"). The model is vllm_model pointed at the scripted upstream, so no model
+loading is timed. Prints one JSON line with the median and every run.
+"""
+
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.harness import ROOT, free_port, machine
+from nemo_gym.testing.scripted_upstream import ScriptedUpstream
+
+CONFIGS = (
+    "resources_servers/example_single_tool_call/configs/example_single_tool_call.yaml,"
+    "responses_api_models/vllm_model/configs/vllm_model.yaml"
+)
+
+
+def time_one(upstream_url: str, log_path: Path, extra: list[str], env: dict[str, str]) -> float:
+    command = [
+        sys.executable, "-c", "from nemo_gym.cli.run import main; main()",
+        f"+config_paths=[{CONFIGS}]", f"+head_server.port={free_port()}",
+        f"+policy_base_url={upstream_url}", "+policy_api_key=EMPTY", "+policy_model_name=scripted", *extra,
+    ]
+    started = time.monotonic()
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+        try:
+            while "servers ready" not in log_path.read_text():
+                if process.poll() is not None:
+                    raise RuntimeError(log_path.read_text())
+                if time.monotonic() - started > 300:
+                    raise TimeoutError(log_path.read_text())
+                time.sleep(0.02)
+            return time.monotonic() - started
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+
+
+def start_ray() -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block", f"--port={port}",
+         "--node-ip-address=127.0.0.1", f"--ray-client-server-port={free_port()}", "--include-dashboard=false",
+         "--disable-usage-stats"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "RAY_AUTH_MODE": "token"},
+    )
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return process, f"127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    logs = Path(tempfile.mkdtemp(prefix="startup_"))
+    env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
+    runs: dict[str, list[float]] = {"ray_included": [], "ray_excluded": []}
+    with ScriptedUpstream() as upstream:
+        for index in range(args.repeats):
+            runs["ray_included"].append(time_one(upstream.base_url, logs / f"inc{index}.log", [], env))
+        ray_process, address = start_ray()
+        try:
+            joined_env = {**env, "RAY_AUTH_MODE": "token"}
+            for index in range(args.repeats):
+                runs["ray_excluded"].append(
+                    time_one(upstream.base_url, logs / f"exc{index}.log", [f"+ray_head_node_address={address}"],
+                             joined_env)
+                )
+        finally:
+            ray_process.send_signal(signal.SIGTERM)
+            ray_process.wait(timeout=30)
+    print(json.dumps({
+        "benchmark": "startup",
+        "servers": 3,
+        **{f"{case}_median_s": round(statistics.median(values), 2) for case, values in runs.items()},
+        "runs_s": {case: [round(value, 2) for value in values] for case, values in runs.items()},
+        "machine": machine(),
+    }))
+
+
+if __name__ == "__main__":
+    main()
