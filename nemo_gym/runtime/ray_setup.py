@@ -63,7 +63,15 @@ def ensure_ray_initialized(num_cpus: int | None = None) -> None:
     if config is not None and config.get("ray_head_node_address"):
         initialize_ray(config)
         return
-    ray.init(ignore_reinit_error=True, num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING)
+    # address="local": a private cluster for a server run on its own, never someone else's cluster that
+    # happens to run on this machine.
+    ray.init(
+        address="local",
+        ignore_reinit_error=True,
+        num_cpus=num_cpus,
+        include_dashboard=False,
+        logging_level=logging.WARNING,
+    )
 
 
 def _tcp_reachable(host: str, port: int) -> bool:
