@@ -67,7 +67,8 @@ def validate_example_data(folder: Path) -> list[str]:
         problems += _check_example_rows(example)
     metrics = data / "example_metrics.json"
     prepare_hint = (
-        f'run `ng_prepare_data "+config_paths=[{_config_hint(folder)}]" +output_dirpath=data/{name} '
+        f'run `ng_prepare_data "+config_paths=[{_config_hint(folder)},'
+        f'responses_api_models/openai_model/configs/openai_model.yaml]" +output_dirpath=data/{name} '
         "+mode=example_validation`"
     )
     if not metrics.is_file():
@@ -191,6 +192,8 @@ class ModuleResult:
 
 @dataclass
 class TestAllSummary:
+    __test__ = False  # not a pytest test class
+
     results: list[ModuleResult] = field(default_factory=list)
     untested: list[str] = field(default_factory=list)
 

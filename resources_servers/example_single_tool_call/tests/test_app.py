@@ -1,0 +1,105 @@
+"""example_single_tool_call over HTTP: the weather tool, both reward modes, and the shipped data."""
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from nemo_gym.base_resources_server import BaseRunRequest
+from nemo_gym.testing.servers import make_server_client, serve_app
+from resources_servers.example_single_tool_call.app import (
+    SimpleWeatherResourcesServer,
+    SimpleWeatherResourcesServerConfig,
+)
+from resources_servers.example_single_tool_call.data.make_example import build_rows
+
+FOLDER = Path(__file__).resolve().parents[1]
+
+
+def make_server(**fields) -> SimpleWeatherResourcesServer:
+    config = SimpleWeatherResourcesServerConfig(
+        host="127.0.0.1", port=0, entrypoint="app.py", name="example_single_tool_call", **fields
+    )
+    return SimpleWeatherResourcesServer(config=config, server_client=make_server_client())
+
+
+@pytest.fixture(params=[False, True], ids=["always_one", "require_tool_call"])
+def client(request) -> Iterator[httpx.Client]:
+    server = make_server(require_tool_call=request.param)
+    with serve_app(server.setup_webserver()) as url, httpx.Client(base_url=url, timeout=10) as http:
+        http.require_tool_call = request.param
+        yield http
+
+
+def verify_body(output: list[dict]) -> dict:
+    return {
+        "responses_create_params": {"input": "weather in Oslo?"},
+        "response": {
+            "id": "resp_1",
+            "object": "response",
+            "created_at": 0,
+            "model": "policy",
+            "output": output,
+            "parallel_tool_calls": False,
+            "tool_choice": "auto",
+            "tools": [],
+        },
+    }
+
+
+CALL = {"type": "function_call", "name": "get_weather", "arguments": '{"city": "Oslo"}', "call_id": "c1"}
+ANSWER = {
+    "type": "message",
+    "role": "assistant",
+    "id": "msg_1",
+    "content": [{"type": "output_text", "text": "Bring a coat.", "annotations": []}],
+}
+
+
+def test_get_weather_describes_the_city(client: httpx.Client) -> None:
+    response = client.post("/get_weather", json={"city": "Oslo"})
+    assert response.status_code == 200
+    assert response.json() == {"city": "Oslo", "weather_description": "The weather in Oslo is cold."}
+
+
+def test_get_weather_without_a_city_is_a_422(client: httpx.Client) -> None:
+    assert client.post("/get_weather", json={}).status_code == 422
+
+
+def test_verify_rewards_a_rollout_that_called_the_tool(client: httpx.Client) -> None:
+    result = client.post("/verify", json=verify_body([CALL, ANSWER])).json()
+    assert result["reward"] == 1.0
+    assert result["response"]["output"][0]["name"] == "get_weather"
+    assert result["responses_create_params"]["input"] == "weather in Oslo?"
+
+
+@pytest.mark.parametrize("output", [[ANSWER], [dict(CALL, name="get_time"), ANSWER]], ids=["no_call", "other_tool"])
+def test_verify_without_a_weather_call_depends_on_the_mode(client: httpx.Client, output: list[dict]) -> None:
+    result = client.post("/verify", json=verify_body(output)).json()
+    assert result["reward"] == (0.0 if client.require_tool_call else 1.0)
+    assert set(result) == {"responses_create_params", "response", "reward"}
+
+
+def test_example_data_is_what_the_script_generates() -> None:
+    lines = (FOLDER / "data" / "example.jsonl").read_text().splitlines()
+    assert [json.loads(line) for line in lines] == build_rows()
+    assert len(lines) == 5
+
+
+def test_example_rows_are_valid_run_requests_using_the_served_tool() -> None:
+    for row in build_rows():
+        request = BaseRunRequest.model_validate(row)
+        assert [tool["name"] for tool in request.responses_create_params.tools] == ["get_weather"]
+
+
+def test_config_wires_the_agent_to_this_server() -> None:
+    config = yaml.safe_load((FOLDER / "configs" / "example_single_tool_call.yaml").read_text())
+    agent = config["example_single_tool_call_simple_agent"]["responses_api_agents"]["simple_agent"]
+    assert agent["resources_server"]["name"] in config
+    assert agent["model_server"]["name"] == "policy_model"
+    assert (FOLDER.parents[1] / agent["datasets"][0]["jsonl_fpath"]).is_file()
+    server = config["example_single_tool_call"]["resources_servers"]["example_single_tool_call"]
+    assert server["domain"] == "agent"
