@@ -44,9 +44,14 @@ def main() -> None:
             "policy_model": {
                 "responses_api_models": {
                     "vllm_model": {
-                        "entrypoint": "app.py", "host": "127.0.0.1", "port": model_port,
-                        "base_url": upstream.base_url, "api_key": "EMPTY", "model": "scripted",
-                        "return_token_id_information": False, "uses_reasoning_parser": False,
+                        "entrypoint": "app.py",
+                        "host": "127.0.0.1",
+                        "port": model_port,
+                        "base_url": upstream.base_url,
+                        "api_key": "EMPTY",
+                        "model": "scripted",
+                        "return_token_id_information": False,
+                        "uses_reasoning_parser": False,
                     }
                 }
             },
@@ -63,8 +68,17 @@ def main() -> None:
             asyncio.run(load(url, BODY, 200, 8))
             results["vllm_model"] = asyncio.run(load(url, BODY, args.requests, args.concurrency))
     ratio = results["vllm_model"]["requests_per_s"] / results["echo"]["requests_per_s"]
-    print(json.dumps({"benchmark": "hop", "concurrency": args.concurrency, **results,
-                      "ratio_vllm_model_to_echo": round(ratio, 3), "machine": machine()}))
+    print(
+        json.dumps(
+            {
+                "benchmark": "hop",
+                "concurrency": args.concurrency,
+                **results,
+                "ratio_vllm_model_to_echo": round(ratio, 3),
+                "machine": machine(),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -30,9 +30,15 @@ CONFIGS = (
 
 def time_one(upstream_url: str, log_path: Path, extra: list[str], env: dict[str, str]) -> float:
     command = [
-        sys.executable, "-c", "from nemo_gym.cli.run import main; main()",
-        f"+config_paths=[{CONFIGS}]", f"+head_server.port={free_port()}",
-        f"+policy_base_url={upstream_url}", "+policy_api_key=EMPTY", "+policy_model_name=scripted", *extra,
+        sys.executable,
+        "-c",
+        "from nemo_gym.cli.run import main; main()",
+        f"+config_paths=[{CONFIGS}]",
+        f"+head_server.port={free_port()}",
+        f"+policy_base_url={upstream_url}",
+        "+policy_api_key=EMPTY",
+        "+policy_model_name=scripted",
+        *extra,
     ]
     started = time.monotonic()
     with log_path.open("w") as log:
@@ -53,10 +59,22 @@ def time_one(upstream_url: str, log_path: Path, extra: list[str], env: dict[str,
 def start_ray() -> tuple[subprocess.Popen, str]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block", f"--port={port}",
-         "--node-ip-address=127.0.0.1", f"--ray-client-server-port={free_port()}", "--include-dashboard=false",
-         "--disable-usage-stats"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "RAY_AUTH_MODE": "token"},
+        [
+            sys.executable,
+            "-m",
+            "ray.scripts.scripts",
+            "start",
+            "--head",
+            "--block",
+            f"--port={port}",
+            "--node-ip-address=127.0.0.1",
+            f"--ray-client-server-port={free_port()}",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "RAY_AUTH_MODE": "token"},
     )
     while True:
         try:
@@ -81,19 +99,24 @@ def main() -> None:
             joined_env = {**env, "RAY_AUTH_MODE": "token"}
             for index in range(args.repeats):
                 runs["ray_excluded"].append(
-                    time_one(upstream.base_url, logs / f"exc{index}.log", [f"+ray_head_node_address={address}"],
-                             joined_env)
+                    time_one(
+                        upstream.base_url, logs / f"exc{index}.log", [f"+ray_head_node_address={address}"], joined_env
+                    )
                 )
         finally:
             ray_process.send_signal(signal.SIGTERM)
             ray_process.wait(timeout=30)
-    print(json.dumps({
-        "benchmark": "startup",
-        "servers": 3,
-        **{f"{case}_median_s": round(statistics.median(values), 2) for case, values in runs.items()},
-        "runs_s": {case: [round(value, 2) for value in values] for case, values in runs.items()},
-        "machine": machine(),
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "startup",
+                "servers": 3,
+                **{f"{case}_median_s": round(statistics.median(values), 2) for case, values in runs.items()},
+                "runs_s": {case: [round(value, 2) for value in values] for case, values in runs.items()},
+                "machine": machine(),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,140 @@
+"""A running stack for end-to-end benchmarks: the scripted upstream and ng_run, each in its own process."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+from benchmarks.harness import ROOT, free_port, wait_healthy
+
+MODEL_CONFIG = "responses_api_models/vllm_model/configs/vllm_model.yaml"
+
+
+class Stack:
+    def __init__(self, env_config: str, logs: Path, latency_s: float = 0.0) -> None:
+        self.logs = logs
+        self.head_port = free_port()
+        upstream_port = free_port()
+        self.upstream = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "nemo_gym.testing.scripted_upstream",
+                "--port",
+                str(upstream_port),
+                "--latency",
+                str(latency_s),
+            ],
+            stdout=(logs / "upstream.log").open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        wait_healthy(f"http://127.0.0.1:{upstream_port}", self.upstream)
+        self.ng_run_log = logs / "ng_run.log"
+        env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
+        self.ng_run = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from nemo_gym.cli.run import main; main()",
+                f"+config_paths=[{env_config},{MODEL_CONFIG}]",
+                f"+head_server.port={self.head_port}",
+                f"+policy_base_url=http://127.0.0.1:{upstream_port}/v1",
+                "+policy_api_key=EMPTY",
+                "+policy_model_name=scripted",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.ng_run_log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 300
+        while "servers ready" not in self.ng_run_log.read_text(errors="replace"):
+            if self.ng_run.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(self.ng_run_log.read_text(errors="replace"))
+            time.sleep(0.1)
+
+    def processes(self) -> list[psutil.Process]:
+        tree = [psutil.Process(self.upstream.pid), psutil.Process(self.ng_run.pid)]
+        return tree + psutil.Process(self.ng_run.pid).children(recursive=True)
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for process in self.processes():
+            try:
+                times = process.cpu_times()
+                total += times.user + times.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    def peak_rss_mb(self) -> dict[str, float]:
+        peaks = {}
+        for process in self.processes():
+            try:
+                name = " ".join(process.cmdline()[-2:])[-60:]
+                peaks[f"{process.pid} {name}"] = round(process.memory_info().rss / 2**20, 1)
+            except psutil.NoSuchProcess:
+                pass
+        return peaks
+
+    def collect(self, agent: str, input_path: Path, output_path: Path, parallel: int | None) -> dict:
+        """Run ng_collect_rollouts against the stack; wall time, its own CPU time and failures."""
+        command = [
+            sys.executable,
+            "-c",
+            "from nemo_gym.cli.rollouts import collect_main; collect_main()",
+            f"+agent_name={agent}",
+            f"+input_jsonl_fpath={input_path}",
+            f"+output_jsonl_fpath={output_path}",
+            f"+head_server.port={self.head_port}",
+            "+overwrite=true",
+            "+progress_bar=false",
+        ]
+        if parallel:
+            command.append(f"+num_samples_in_parallel={parallel}")
+        started = time.monotonic()
+        with (self.logs / f"collect_{output_path.stem}.log").open("wb") as log:
+            process = psutil.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+            peak = 0
+            while process.poll() is None:
+                try:
+                    peak = max(peak, process.memory_info().rss)
+                except psutil.NoSuchProcess:
+                    break
+                time.sleep(0.2)
+        wall = time.monotonic() - started
+        failures_path = Path(f"{output_path}.failures.jsonl")
+        failures = sum(1 for _ in failures_path.open()) if failures_path.exists() else 0
+        rows = sum(1 for _ in output_path.open()) if output_path.exists() else 0
+        metrics_path = Path(f"{output_path}.metrics.json")
+        metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+        return {
+            "wall_s": wall,
+            "rows": rows,
+            "failures": failures,
+            "exit_code": process.returncode,
+            "collector_peak_rss_mb": round(peak / 2**20, 1),
+            "metrics": metrics,
+        }
+
+    def stop(self) -> None:
+        for process in (self.ng_run, self.upstream):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in (self.ng_run, self.upstream):
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def repeat_rows(source: Path, target: Path, count: int) -> None:
+    rows = [line for line in source.read_text().splitlines() if line.strip()]
+    with target.open("w") as handle:
+        for index in range(count):
+            handle.write(rows[index % len(rows)] + "\n")

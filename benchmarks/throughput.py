@@ -1,0 +1,68 @@
+"""Rollouts per second of ng_collect_rollouts against the quick-start servers with a zero-latency upstream.
+
+    python benchmarks/throughput.py [--rows 2000] [--env example_single_tool_call|example_multi_step]
+
+ng_run serves the environment's resources server and simple_agent, and vllm_model in front of the scripted
+upstream (its own process). ng_collect_rollouts then collects ``--rows`` rows at concurrency 64 and unbounded.
+Prints one JSON line per environment: rollouts/s, CPU-ms per rollout summed over every process (upstream,
+ng_run and its servers, the collector), failures.
+"""
+
+import argparse
+import json
+import resource
+import tempfile
+from pathlib import Path
+
+from benchmarks.harness import ROOT, machine
+from benchmarks.stack import Stack, repeat_rows
+
+ENVIRONMENTS = {
+    "example_single_tool_call": "example_single_tool_call_simple_agent",
+    "example_multi_step": "example_multi_step_simple_agent",
+}
+
+
+def run_environment(name: str, rows: int, logs: Path) -> dict:
+    folder = ROOT / "resources_servers" / name
+    input_path = logs / f"{name}_input.jsonl"
+    repeat_rows(folder / "data" / "example.jsonl", input_path, rows)
+    stack = Stack(f"resources_servers/{name}/configs/{name}.yaml", logs)
+    results = {}
+    try:
+        stack.collect(ENVIRONMENTS[name], input_path, logs / "warmup.jsonl", 64)  # warm connections and caches
+        for label, parallel in (("concurrency_64", 64), ("unbounded", None)):
+            cpu_before = stack.cpu_seconds()
+            collector_before = _children_cpu()
+            outcome = stack.collect(ENVIRONMENTS[name], input_path, logs / f"{label}.jsonl", parallel)
+            cpu = stack.cpu_seconds() - cpu_before + (_children_cpu() - collector_before)
+            results[label] = {
+                "rollouts_per_s": round(outcome["rows"] / outcome["wall_s"], 1),
+                "wall_s": round(outcome["wall_s"], 2),
+                "cpu_ms_per_rollout": round(1000 * cpu / max(outcome["rows"], 1), 2),
+                "rows_written": outcome["rows"],
+                "failures": outcome["failures"],
+                "mean_reward": outcome["metrics"].get("mean_reward"),
+            }
+    finally:
+        stack.stop()
+    return {"benchmark": "throughput", "environment": name, "rows": rows, **results}
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=2000)
+    parser.add_argument("--env", choices=sorted(ENVIRONMENTS), action="append")
+    args = parser.parse_args()
+    logs = Path(tempfile.mkdtemp(prefix="throughput_"))
+    for name in args.env or ["example_single_tool_call", "example_multi_step"]:
+        print(json.dumps({**run_environment(name, args.rows, logs), "machine": machine(), "logs": str(logs)}))
+
+
+if __name__ == "__main__":
+    main()
