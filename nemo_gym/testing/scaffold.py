@@ -153,7 +153,10 @@ Data links: ?
 - ?
 """
 
-REQUIREMENTS = "-e nemo-gym[dev] @ ../../\n"
+REQUIREMENTS = (
+    "# This server's own packages. The core (nemo-gym) comes from the environment that runs ng_run; with\n"
+    "# +isolated_envs=true these are installed into the server's .venv on top of it (see docs/deployment.md).\n"
+)
 
 
 def title_name(name: str) -> str:
