@@ -12,9 +12,9 @@ from typing import Any
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
+from nemo_gym.config.instances import RESERVED_TOP_LEVEL_KEYS
 from nemo_gym.config.loader import ParsedConfig, parse_config
 from nemo_gym.config.ports import DEFAULT_HEAD_SERVER_PORT, find_open_port
-from nemo_gym.config.instances import RESERVED_TOP_LEVEL_KEYS
 
 NEMO_GYM_CONFIG_DICT_ENV_VAR_NAME = "NEMO_GYM_CONFIG_DICT"
 NEMO_GYM_CONFIG_PATH_ENV_VAR_NAME = "NEMO_GYM_CONFIG_PATH"
@@ -46,8 +46,12 @@ def parse_global_config(argv: list[str] | None = None, initial: Mapping[str, Any
 def set_global_config_dict(config: Mapping[str, Any] | DictConfig | None) -> None:
     """Set (or clear, with None) the process's cached global config. Tests and ng_run use this."""
     global _GLOBAL_CONFIG_DICT
-    _GLOBAL_CONFIG_DICT = None if config is None else OmegaConf.create(
-        OmegaConf.to_container(config, resolve=False) if isinstance(config, DictConfig) else dict(config)
+    _GLOBAL_CONFIG_DICT = (
+        None
+        if config is None
+        else OmegaConf.create(
+            OmegaConf.to_container(config, resolve=False) if isinstance(config, DictConfig) else dict(config)
+        )
     )
 
 
@@ -61,6 +65,13 @@ def get_global_config_dict() -> DictConfig:
     else:
         _GLOBAL_CONFIG_DICT = OmegaConf.create(parse_global_config().config)
     return _GLOBAL_CONFIG_DICT
+
+
+def peek_global_config_dict() -> DictConfig | None:
+    """The config if this process already has one (cached, or handed down by ng_run); never parses argv."""
+    if _GLOBAL_CONFIG_DICT is not None or os.environ.get(NEMO_GYM_CONFIG_DICT_ENV_VAR_NAME):
+        return get_global_config_dict()
+    return None
 
 
 def get_first_server_config_dict(global_config_dict: Mapping[str, Any] | DictConfig, name: str) -> Any:

@@ -52,7 +52,9 @@ def _as_config_paths(value: Any, source: str) -> list[str]:
     if isinstance(value, ListConfig):
         value = OmegaConf.to_container(value, resolve=True)
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ConfigError(f"config_paths in {source}: expected a list of file paths like [a.yaml,b.yaml], got {value!r}")
+        raise ConfigError(
+            f"config_paths in {source}: expected a list of file paths like [a.yaml,b.yaml], got {value!r}"
+        )
     return value
 
 
@@ -125,8 +127,10 @@ def resolve_subtree(config: Mapping[str, Any], key: str) -> Any:
     """``config[key]`` with ``${...}`` resolved against the whole config; errors name the key."""
     try:
         root = OmegaConf.create(dict(config))
-        return OmegaConf.to_container(root[key], resolve=True) if isinstance(root[key], DictConfig | ListConfig) else (
-            root[key]
+        return (
+            OmegaConf.to_container(root[key], resolve=True)
+            if isinstance(root[key], DictConfig | ListConfig)
+            else (root[key])
         )
     except OmegaConfBaseException as error:
         message = str(error).splitlines()[0]
@@ -160,7 +164,9 @@ def parse_config(
         for name, value in config.items()
         if name not in RESERVED_TOP_LEVEL_KEYS and isinstance(value, dict)
     }
-    error_on_almost = resolve_subtree(config, "error_on_almost_servers") if "error_on_almost_servers" in config else True
+    error_on_almost = (
+        resolve_subtree(config, "error_on_almost_servers") if "error_on_almost_servers" in config else True
+    )
     instances = find_server_instances(resolved_candidates, error_on_almost_servers=bool(error_on_almost))
     check_server_refs(instances)
 
@@ -213,6 +219,6 @@ def _populate_hosts_and_ports(
                 fields["port"] = instance.config.port
     finally:
         allocator.release()
-    config["disallowed_ports"] = list(dict.fromkeys([int(head["port"]), *user_disallowed] + [
-        int(instance.config.port) for instance in instances
-    ]))
+    config["disallowed_ports"] = list(
+        dict.fromkeys([int(head["port"]), *user_disallowed] + [int(instance.config.port) for instance in instances])
+    )

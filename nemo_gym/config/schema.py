@@ -1,12 +1,12 @@
 """Typed shapes of the configuration: domains, server references, datasets and server instances."""
 
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
-class Domain(str, Enum):
+class Domain(StrEnum):
     MATH = "math"
     CODING = "coding"
     AGENT = "agent"

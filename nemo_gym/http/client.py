@@ -125,6 +125,11 @@ async def request(
         delay = policy.backoff_s(attempt)
         logger.warning(
             "Retrying %s %s (attempt %d of %d failed: %s); next try in %.2fs",
-            method, url, attempt, policy.max_attempts, reason, delay,
+            method,
+            url,
+            attempt,
+            policy.max_attempts,
+            reason,
+            delay,
         )
         await asyncio.sleep(delay)

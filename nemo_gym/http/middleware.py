@@ -50,7 +50,10 @@ class SessionMiddleware:
                 value = signed if signed is not None and session == initial else self._sign(session)
                 if value is not None:
                     message.setdefault("headers", [])
-                    message["headers"] = [*message["headers"], (b"set-cookie", self._cookie_prefix + value + self._attributes)]
+                    message["headers"] = [
+                        *message["headers"],
+                        (b"set-cookie", self._cookie_prefix + value + self._attributes),
+                    ]
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
@@ -107,9 +110,7 @@ class ExceptionMiddleware:
             await self.app(scope, receive, tracking_send)
         except Exception as error:
             if isinstance(error, aiohttp.ClientResponseError) and hasattr(error, "response_content"):
-                detail = (
-                    f"Hit an exception in {self.server_label} calling an inner server: {error.response_content!r}"
-                )
+                detail = f"Hit an exception in {self.server_label} calling an inner server: {error.response_content!r}"
                 logger.error("%s (HTTP %s from %s)", detail[:500], error.status, error.request_info.real_url)
             else:
                 detail = repr(error)

@@ -2,11 +2,11 @@
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
 import os
 import resource
 import secrets
 import sys
+from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 import orjson
@@ -117,9 +117,12 @@ class SimpleServer(BaseServer):
         configure_http_client(global_config)
         initialize_ray(global_config)
         config = cls.load_config_from_global_config()
-        server = cls(config=config, server_client=ServerClient(
-            head_server_config=ServerClient.load_head_server_config(), global_config_dict=global_config
-        ))
+        server = cls(
+            config=config,
+            server_client=ServerClient(
+                head_server_config=ServerClient.load_head_server_config(), global_config_dict=global_config
+            ),
+        )
         app = server.setup_webserver()
         if worker:
             return app

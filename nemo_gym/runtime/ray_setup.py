@@ -40,12 +40,33 @@ def initialize_ray(config: Any) -> None:
     deadline = time.monotonic() + RAY_CONNECT_TIMEOUT_S
     while True:
         try:
-            ray.init(address=address, ignore_reinit_error=True, logging_level=logging.WARNING, log_to_driver=False)
+            ray.init(
+                address=address,
+                ignore_reinit_error=True,
+                logging_level=logging.WARNING,
+                log_to_driver=False,
+                runtime_env=job_runtime_env(),
+            )
             return
         except (ConnectionError, RuntimeError) as error:
             if time.monotonic() > deadline:
-                raise SupervisorError(f"ray_head_node_address: could not connect to Ray at {address}: {error}") from None
+                raise SupervisorError(
+                    f"ray_head_node_address: could not connect to Ray at {address}: {error}"
+                ) from None
             time.sleep(0.25)
+
+
+def job_runtime_env() -> dict[str, Any]:
+    """What this process's Ray tasks need to import what it imports: its own ``PYTHONPATH`` plus the repository.
+
+    Tasks defined in a server folder are pickled by reference to ``resources_servers.<name>...``; the workers
+    that run them were started by the cluster, not by this process, so they are told where that code lives
+    (the same path on every node, as in a container image or a shared checkout).
+    """
+    from nemo_gym.config.paths import repo_root
+
+    paths = [str(repo_root()), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return {"env_vars": {"PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}}
 
 
 def ensure_ray_initialized(num_cpus: int | None = None) -> None:
@@ -54,12 +75,9 @@ def ensure_ray_initialized(num_cpus: int | None = None) -> None:
 
     if ray.is_initialized():
         return
-    from nemo_gym.global_config import get_global_config_dict
+    from nemo_gym.global_config import peek_global_config_dict
 
-    try:
-        config = get_global_config_dict()
-    except Exception:  # a test or script without any config
-        config = None
+    config = peek_global_config_dict()
     if config is not None and config.get("ray_head_node_address"):
         initialize_ray(config)
         return
@@ -67,6 +85,7 @@ def ensure_ray_initialized(num_cpus: int | None = None) -> None:
     # happens to run on this machine.
     ray.init(
         address="local",
+        runtime_env=job_runtime_env(),
         ignore_reinit_error=True,
         num_cpus=num_cpus,
         include_dashboard=False,

@@ -17,7 +17,9 @@ from nemo_gym.http.server_client import ServerClient
 
 
 @contextlib.contextmanager
-def serve_app(app: FastAPI, host: str = "127.0.0.1", port: int | None = None, timeout_s: float = 30.0) -> Iterator[str]:
+def serve_app(
+    app: FastAPI, host: str = "127.0.0.1", port: int | None = None, timeout_s: float = 30.0
+) -> Iterator[str]:
     """Serve ``app`` with uvicorn in a background thread; yields ``http://host:port``; stops on exit."""
     port = port or find_open_port(host=host)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
@@ -38,7 +40,9 @@ def serve_app(app: FastAPI, host: str = "127.0.0.1", port: int | None = None, ti
         thread.join(timeout=10)
 
 
-def make_server_client(servers: dict[str, str] | None = None, extra_config: dict[str, Any] | None = None) -> ServerClient:
+def make_server_client(
+    servers: dict[str, str] | None = None, extra_config: dict[str, Any] | None = None
+) -> ServerClient:
     """A ServerClient whose config maps instance names to base URLs (``{"policy_model": "http://127.0.0.1:1234"}``)."""
     config: dict[str, Any] = dict(extra_config or {})
     for name, url in (servers or {}).items():

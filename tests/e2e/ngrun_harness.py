@@ -40,7 +40,10 @@ class NgRun:
         self.log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [*NG_RUN, f"+head_server.port={self.head_port}", *overrides],
-            cwd=self.root, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            cwd=self.root,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         self.descendants: list[psutil.Process] = []
 
@@ -91,7 +94,9 @@ class NgRun:
             time.sleep(0.1)
 
     def kill_everything(self) -> None:
-        for process in [*self.descendants, psutil.Process(self.process.pid)] if self.process.poll() is None else self.descendants:
+        for process in (
+            [*self.descendants, psutil.Process(self.process.pid)] if self.process.poll() is None else self.descendants
+        ):
             try:
                 process.send_signal(signal.SIGKILL)
             except psutil.NoSuchProcess:

@@ -44,7 +44,7 @@ def test_remote_bind_serves_on_all_interfaces_and_warns(tmp_path, runs) -> None:
 @pytest.mark.skipif(shutil.which("unshare") is None or os.geteuid() != 0, reason="needs root and unshare")
 def test_ng_run_as_pid_1_stops_cleanly_on_sigterm(tmp_path) -> None:
     """What `docker stop` does to a container whose CMD is ng_run: SIGTERM to PID 1 of a PID namespace."""
-    run = NgRun.__new__(NgRun)  # reuse the fixture copy and paths without starting ng_run directly
+    NgRun.__new__(NgRun)  # reuse the fixture copy and paths without starting ng_run directly
     root = tmp_path / "root"
     shutil.copytree(NgRun.fixture_root(), root)
     (root / "env.yaml").write_text(ENV_YAML)
@@ -55,7 +55,10 @@ def test_ng_run_as_pid_1_stops_cleanly_on_sigterm(tmp_path) -> None:
     with log_path.open("wb") as log:
         outer = subprocess.Popen(
             ["unshare", "--pid", "--fork", "--mount-proc", *NG_RUN, CONFIG, f"+head_server.port={head_port}"],
-            cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         try:
             deadline = time.monotonic() + 180
@@ -79,10 +82,22 @@ def _start_external_ray(tmp_path):
     port = find_open_port()
     env = {**os.environ, "RAY_AUTH_MODE": "token"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block", f"--port={port}",
-         "--node-ip-address=127.0.0.1", f"--ray-client-server-port={find_open_port([port])}",
-         "--include-dashboard=false", "--disable-usage-stats"],
-        env=env, stdout=subprocess.DEVNULL, stderr=(tmp_path / "ray.log").open("wb"),
+        [
+            sys.executable,
+            "-m",
+            "ray.scripts.scripts",
+            "start",
+            "--head",
+            "--block",
+            f"--port={port}",
+            "--node-ip-address=127.0.0.1",
+            f"--ray-client-server-port={find_open_port([port])}",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "ray.log").open("wb"),
     )
     deadline = time.monotonic() + 120
     while True:
@@ -138,8 +153,13 @@ def test_isolated_envs_are_built_once_and_cached(tmp_path, runs) -> None:
     first.process.send_signal(signal.SIGTERM)
     assert first.wait_exit(20) == 0
 
-    second = NgRun(tmp_path / "again", "+config_paths=[configs/shared_folder.yaml]", "+isolated_envs=true",
-                   env_yaml=ENV_YAML, root=first.root)
+    second = NgRun(
+        tmp_path / "again",
+        "+config_paths=[configs/shared_folder.yaml]",
+        "+isolated_envs=true",
+        env_yaml=ENV_YAML,
+        root=first.root,
+    )
     runs.append(second)
     second.wait_ready(timeout_s=120)
     assert "building isolated environment" not in second.output()

@@ -93,8 +93,11 @@ def test_explicit_port_in_use_is_reported_before_any_child_starts(ng_run_factory
 
 
 def test_missing_server_folder_is_a_one_line_error(ng_run_factory) -> None:
-    run = ng_run_factory(CONFIG, "+ghost.resources_servers.ghost_impl.entrypoint=app.py",
-                         "+ghost.resources_servers.ghost_impl.domain=other")
+    run = ng_run_factory(
+        CONFIG,
+        "+ghost.resources_servers.ghost_impl.entrypoint=app.py",
+        "+ghost.resources_servers.ghost_impl.domain=other",
+    )
     assert run.wait_exit(timeout_s=60) == 1
     output = run.output()
     assert "ghost" in output and "does not exist" in output and "Traceback" not in output

@@ -27,8 +27,20 @@ def test_every_command_has_a_short_and_long_name() -> None:
     short = {name[3:] for name in SCRIPTS if name.startswith("ng_")}
     long = {name[9:] for name in SCRIPTS if name.startswith("nemo_gym_")}
     assert short == long
-    assert {"run", "test", "test_all", "collect_rollouts", "prepare_data", "status", "dump_config", "help",
-            "version", "init_resources_server", "viewer", "pip_list"} <= short
+    assert {
+        "run",
+        "test",
+        "test_all",
+        "collect_rollouts",
+        "prepare_data",
+        "status",
+        "dump_config",
+        "help",
+        "version",
+        "init_resources_server",
+        "viewer",
+        "pip_list",
+    } <= short
 
 
 @pytest.mark.parametrize("name", sorted(name for name in SCRIPTS if name.startswith("ng_")))
@@ -68,13 +80,26 @@ def test_status_reads_the_head_server() -> None:
         return {"status": "ok"}
 
     with serve_app(health) as server_url:
+
         @head.get("/server_instances")
         def instances() -> list:
             return [
-                {"process_name": "weather", "server_type": "resources_servers", "name": "example_single_tool_call",
-                 "url": server_url, "pid": 1, "start_time": 1.0},
-                {"process_name": "gone", "server_type": "responses_api_agents", "name": "simple_agent",
-                 "url": "http://127.0.0.1:1", "pid": 2, "start_time": 1.0},
+                {
+                    "process_name": "weather",
+                    "server_type": "resources_servers",
+                    "name": "example_single_tool_call",
+                    "url": server_url,
+                    "pid": 1,
+                    "start_time": 1.0,
+                },
+                {
+                    "process_name": "gone",
+                    "server_type": "responses_api_agents",
+                    "name": "simple_agent",
+                    "url": "http://127.0.0.1:1",
+                    "pid": 2,
+                    "start_time": 1.0,
+                },
             ]
 
         with serve_app(head) as head_url:

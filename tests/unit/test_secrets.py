@@ -6,8 +6,18 @@ from nemo_gym.config.secrets import MASK, SecretScrubber, collect_secret_values,
 
 
 def test_secret_key_names() -> None:
-    for key in ("policy_api_key", "openai_api_key", "hf_token", "mlflow_tracking_token", "client_secret",
-                "db_password", "apiKey", "key", "SECRET_VALUE", "authToken"):
+    for key in (
+        "policy_api_key",
+        "openai_api_key",
+        "hf_token",
+        "mlflow_tracking_token",
+        "client_secret",
+        "db_password",
+        "apiKey",
+        "key",
+        "SECRET_VALUE",
+        "authToken",
+    ):
         assert is_secret_key(key), key
     for key in ("max_output_tokens", "prompt_token_ids", "monkey", "keyboard_layout", "tokens", "name"):
         assert not is_secret_key(key), key

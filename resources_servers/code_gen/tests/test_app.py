@@ -9,6 +9,7 @@ import httpx
 import pytest
 import ray
 
+from nemo_gym.runtime.ray_setup import ensure_ray_initialized
 from nemo_gym.testing.servers import make_server_client, serve_app
 from resources_servers.code_gen.app import CompCodingResourcesServer, CompCodingResourcesServerConfig
 
@@ -19,7 +20,7 @@ UNIT_TESTS = {"inputs": ["1 2\n", "10 -4\n", "0 0\n"], "outputs": ["3\n", "6\n",
 def ray_cluster() -> Iterator[None]:
     started_here = not ray.is_initialized()
     if started_here:
-        ray.init(address="local", num_cpus=2, include_dashboard=False)
+        ensure_ray_initialized(num_cpus=2)
     yield
     if started_here:
         ray.shutdown()

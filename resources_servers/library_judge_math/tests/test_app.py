@@ -14,6 +14,7 @@ import ray
 import yaml
 
 from nemo_gym.global_config import find_open_port
+from nemo_gym.runtime.ray_setup import ensure_ray_initialized
 
 FOLDER = Path(__file__).resolve().parents[1]
 REPO_ROOT = FOLDER.parents[1]
@@ -23,7 +24,7 @@ REPO_ROOT = FOLDER.parents[1]
 def ray_address() -> Iterator[str]:
     started_here = not ray.is_initialized()
     if started_here:
-        ray.init(address="local", num_cpus=2, include_dashboard=False)
+        ensure_ray_initialized(num_cpus=2)
     yield ray.get_runtime_context().gcs_address
     if started_here:
         ray.shutdown()

@@ -13,6 +13,7 @@ import ray
 from fastapi import FastAPI, Request
 
 from nemo_gym.config_types import ModelServerRef
+from nemo_gym.runtime.ray_setup import ensure_ray_initialized
 from nemo_gym.testing.servers import make_server_client, serve_app
 from resources_servers.math_with_judge.app import (
     LibraryJudgeMathResourcesServer,
@@ -26,7 +27,7 @@ HANGING_ANSWER = "The answer is \\boxed{9^{9^{9^{9}}}}"
 def ray_cluster() -> Iterator[None]:
     started_here = not ray.is_initialized()
     if started_here:
-        ray.init(address="local", num_cpus=2, include_dashboard=False)
+        ensure_ray_initialized(num_cpus=2)
     yield
     if started_here:
         ray.shutdown()

@@ -1,0 +1,69 @@
+"""16,384 rollouts in flight at once with an upstream that answers after 1 s: wall time, failures, peak RSS.
+
+    python benchmarks/concurrency.py [--rows 16384] [--latency 1.0]
+
+The example_single_tool_call stack (agent, resources server, vllm_model) runs under ng_run in front of the
+scripted upstream; ng_collect_rollouts sends every row at once (unbounded). Each rollout makes two model calls,
+so the ideal wall time is about 2 x latency plus the machine's processing time. Failures must be 0. Prints one
+JSON line with the peak RSS of each process.
+"""
+
+import argparse
+import json
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from benchmarks.harness import ROOT, machine
+from benchmarks.stack import Stack, repeat_rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=16384)
+    parser.add_argument("--latency", type=float, default=1.0)
+    args = parser.parse_args()
+    logs = Path(tempfile.mkdtemp(prefix="concurrency_"))
+    name = "example_single_tool_call"
+    input_path = logs / "input.jsonl"
+    repeat_rows(ROOT / "resources_servers" / name / "data" / "example.jsonl", input_path, args.rows)
+    stack = Stack(f"resources_servers/{name}/configs/{name}.yaml", logs, latency_s=args.latency)
+    peaks: dict[str, float] = {}
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            for process, rss in stack.peak_rss_mb().items():
+                peaks[process] = max(peaks.get(process, 0.0), rss)
+            time.sleep(0.5)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        outcome = stack.collect(f"{name}_simple_agent", input_path, logs / "output.jsonl", None)
+    finally:
+        done.set()
+        sampler.join()
+        stack.stop()
+    print(
+        json.dumps(
+            {
+                "benchmark": "concurrency",
+                "rows": args.rows,
+                "upstream_latency_s": args.latency,
+                "wall_s": round(outcome["wall_s"], 1),
+                "rows_written": outcome["rows"],
+                "failures": outcome["failures"],
+                "exit_code": outcome["exit_code"],
+                "collector_peak_rss_mb": outcome["collector_peak_rss_mb"],
+                "server_peak_rss_mb": peaks,
+                "machine": machine(),
+                "logs": str(logs),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
