@@ -3,9 +3,8 @@
 Each server folder gets ``.venv`` built with ``uv`` from its ``requirements.txt`` or ``pyproject.toml``, with the
 parent's exact ray and openai versions as constraints. The venv layers on top of the parent's packages (a ``.pth``
 file adds the parent's site-packages after the venv's own), so a server's requirements override the shared ones
-while the
-core is not reinstalled per server. A second start with unchanged requirements installs nothing; a file lock
-makes instances sharing one folder wait for a single build.
+while the core is not reinstalled per server. A second start with unchanged requirements installs nothing; a
+file lock makes instances sharing one folder wait for a single build.
 """
 
 import fcntl
