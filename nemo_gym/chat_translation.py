@@ -351,3 +351,16 @@ def generation_token_fields(choice: dict) -> tuple[list[int], list[float]]:
     if len(token_ids) != len(log_probs):
         raise RuntimeError(f"The upstream returned {len(token_ids)} token ids but {len(log_probs)} logprobs")
     return token_ids, log_probs
+
+
+def empty_completion(model: str) -> dict[str, Any]:
+    """The Chat Completions reply for a prompt that does not fit the context window: nothing generated and
+    ``finish_reason: length``, so the Responses side marks it incomplete instead of failing the rollout."""
+    message = {"role": "assistant", "content": None, "tool_calls": None}
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "finish_reason": "length", "message": message, "logprobs": None}],
+    }

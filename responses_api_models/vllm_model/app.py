@@ -10,7 +10,6 @@ import hashlib
 import logging
 import re
 import time
-import uuid
 from typing import Any
 
 import orjson
@@ -22,6 +21,7 @@ from nemo_gym.chat_translation import (
     TranslationError,
     build_response,
     chat_message_to_output_items,
+    empty_completion,
     generation_token_fields,
     inline_reasoning_from_upstream,
     responses_to_chat_params,
@@ -184,7 +184,7 @@ class VLLMModel(SimpleResponsesAPIModel):
             if error.status != 400 or not CONTEXT_OVERFLOW.search(text):
                 raise
             logger.warning("%s: context window exceeded, answering with an empty reply: %s", self.config.name, text)
-            return self._empty_completion()
+            return empty_completion(self.config.model)
 
         choice = completion["choices"][0]
         message = choice["message"]
@@ -240,16 +240,6 @@ class VLLMModel(SimpleResponsesAPIModel):
         message["generation_log_probs"] = log_probs
         choice["logprobs"] = None
         choice.pop("token_ids", None)
-
-    def _empty_completion(self) -> dict:
-        message = {"role": "assistant", "content": None, "tool_calls": None}
-        return {
-            "id": f"chatcmpl-{uuid.uuid4().hex}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": self.config.model,
-            "choices": [{"index": 0, "finish_reason": "length", "message": message, "logprobs": None}],
-        }
 
 
 def _json_metadata(metadata: dict, key: str) -> dict:

@@ -299,8 +299,17 @@ def test_model_name_override_from_the_deployment_guide_names_the_served_model() 
     from responses_api_models.vllm_model.app import VLLMModelConfig
 
     config = VLLMModelConfig.model_validate(
-        {"host": "h", "port": 1, "entrypoint": "app.py", "name": "policy_model", "base_url": "http://x/v1",
-         "api_key": "k", "model": "from-yaml", "model_name": "from-cli", "return_token_id_information": False,
-         "uses_reasoning_parser": False}
+        {
+            "host": "h",
+            "port": 1,
+            "entrypoint": "app.py",
+            "name": "policy_model",
+            "base_url": "http://x/v1",
+            "api_key": "k",
+            "model": "from-yaml",
+            "model_name": "from-cli",
+            "return_token_id_information": False,
+            "uses_reasoning_parser": False,
+        }
     )
     assert config.model == "from-cli"
