@@ -59,7 +59,7 @@ class CollectionProgress:
         mean = self.metrics.mean_reward
         mean_text = "n/a" if mean is None else f"{mean:.4f}"
         return (
-            f"{self.done}/{self.total} rollouts ({self.rate:.1f}/s), mean reward {mean_text}, "
+            f"{self.done}/{self.total} rollouts ({format_rate(self.rate)}), mean reward {mean_text}, "
             f"{self.metrics.num_failed} failed"
         )
 
@@ -91,3 +91,10 @@ class CollectionProgress:
             self._bar = None
         else:
             logger.info("Progress: %s", self.describe())
+
+
+def format_rate(per_second: float) -> str:
+    """Rollouts per second, or per minute when slow (a CPU model), so the figure is never shown as 0.0."""
+    if per_second >= 1:
+        return f"{per_second:.1f}/s"
+    return f"{per_second * 60:.1f}/min"
