@@ -56,11 +56,15 @@ def run_module_tests(folder: Path, pytest_args: list[str] | None = None) -> int:
 
 
 def validate_example_data(folder: Path) -> list[str]:
-    """Problems with a resources server's example data, one line each (empty when it is complete)."""
-    data = folder / "data"
+    """Problems with a resources server's example data, one line each (empty when it is complete).
+
+    The data is where the folder's config declares its ``example`` dataset (an alias folder such as
+    library_judge_math shares another folder's data), else ``<folder>/data/example.jsonl``.
+    """
+    example = _declared_example_dataset(folder) or folder / "data" / "example.jsonl"
+    data = example.parent
     name = folder.name
     problems: list[str] = []
-    example = data / "example.jsonl"
     if not example.is_file():
         problems.append(f"{_shown(example)} is missing: write {EXAMPLE_ROWS} example rows")
     else:
@@ -98,6 +102,22 @@ def validate_example_data(folder: Path) -> list[str]:
         if lines != EXAMPLE_ROWS:
             problems.append(f"{_shown(rollouts)} has {lines} lines (expected {EXAMPLE_ROWS}); {rollouts_hint}")
     return problems
+
+
+def _declared_example_dataset(folder: Path) -> Path | None:
+    root = folder.parent.parent
+    for config_file in _config_files(folder):
+        try:
+            config = yaml.safe_load(config_file.read_text()) or {}
+        except yaml.YAMLError:
+            continue
+        for level_one in config.values():
+            agents = level_one.get("responses_api_agents") if isinstance(level_one, dict) else None
+            for fields in (agents or {}).values():
+                for dataset in (fields or {}).get("datasets") or []:
+                    if isinstance(dataset, dict) and dataset.get("type") == "example" and dataset.get("jsonl_fpath"):
+                        return root / dataset["jsonl_fpath"]
+    return None
 
 
 def _check_example_rows(path: Path) -> list[str]:
