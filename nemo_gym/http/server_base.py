@@ -25,6 +25,7 @@ logger = logging.getLogger("nemo_gym.server")
 
 SESSION_SECRET_ENV = "NEMO_GYM_SESSION_SECRET"
 WORKER_ENV = "IS_NEMO_GYM_FASTAPI_WORKER"
+WORKER_SERVER_ENV = "NEMO_GYM_WORKER_SERVER"
 
 
 def is_nemo_gym_fastapi_worker() -> bool:
@@ -142,9 +143,12 @@ class SimpleServer(BaseServer):
         if not global_config.get("uvicorn_logging_show_200_ok", False):
             logging.getLogger("uvicorn.access").addFilter(_Drop200Filter())
         if config.num_workers and config.num_workers > 1:
-            os.environ[WORKER_ENV] = "1"
+            # Workers share the session secret (so a cookie signed by one is valid in all) and rebuild the
+            # same server from the same config; per-session state in memory is per worker.
             session_secret()
-            uvicorn.run(_worker_import_string(cls, config), workers=config.num_workers, **kwargs)
+            os.environ[WORKER_ENV] = "1"
+            os.environ[WORKER_SERVER_ENV] = f"{sys.modules[cls.__module__].__file__}::{cls.__name__}"
+            uvicorn.run("nemo_gym.http.worker_app:app", workers=config.num_workers, **kwargs)
         else:
             uvicorn.run(app, **kwargs)
         return app
@@ -156,18 +160,6 @@ async def _close_http_session_on_shutdown(app: FastAPI) -> AsyncIterator[None]:
     from nemo_gym.http.client import close_global_aiohttp_session
 
     await close_global_aiohttp_session()
-
-
-def _worker_import_string(cls: type, config: BaseRunServerInstanceConfig) -> str:
-    module = sys.modules[cls.__module__]
-    if cls.__module__ != "__main__":
-        return f"{cls.__module__}:app"
-    from pathlib import Path
-
-    from nemo_gym.config.paths import repo_root
-
-    path = Path(module.__file__).resolve().relative_to(repo_root())
-    return ".".join(path.with_suffix("").parts) + ":app"
 
 
 class _Drop200Filter(logging.Filter):

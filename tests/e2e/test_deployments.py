@@ -9,6 +9,7 @@ import sys
 import time
 
 import httpx
+import psutil
 import pytest
 
 from nemo_gym.config.ports import find_open_port
@@ -166,3 +167,63 @@ def test_isolated_envs_are_built_once_and_cached(tmp_path, runs) -> None:
     assert "isolated environment up to date (cached)" in second.output()
     second.process.send_signal(signal.SIGTERM)
     assert second.wait_exit(20) == 0
+
+
+def test_math_verifier_ray_tasks_run_on_the_joined_cluster(tmp_path, runs, monkeypatch) -> None:
+    """The real math_with_judge server under ng_run, attached to an external cluster: verify runs through it."""
+    ray_process, address = _start_external_ray(tmp_path)
+    try:
+        monkeypatch.setenv("RAY_AUTH_MODE", "token")
+        root = tmp_path / "root"
+        shutil.copytree(NgRun.fixture_root(), root)
+        repo = NgRun.fixture_root().parents[2]
+        shutil.copytree(
+            repo / "resources_servers" / "math_with_judge",
+            root / "resources_servers" / "math_with_judge",
+            ignore=shutil.ignore_patterns("__pycache__", ".venv"),
+        )
+        (root / "configs" / "math.yaml").write_text(
+            "math:\n  resources_servers:\n    math_with_judge:\n      entrypoint: app.py\n      domain: math\n"
+        )
+        run = NgRun(
+            tmp_path / "run", "+config_paths=[configs/math.yaml]", f"+ray_head_node_address={address}", root=root
+        )
+        runs.append(run)
+        records = run.wait_ready()
+        assert "Starting Ray cluster" not in run.output()
+        body = {
+            "responses_create_params": {"input": [{"role": "user", "content": "1+1?"}]},
+            "response": {
+                "id": "r",
+                "created_at": 0,
+                "model": "m",
+                "object": "response",
+                "parallel_tool_calls": True,
+                "tool_choice": "auto",
+                "tools": [],
+                "output": [
+                    {
+                        "type": "message",
+                        "id": "m1",
+                        "role": "assistant",
+                        "status": "completed",
+                        "content": [{"type": "output_text", "text": "so \\boxed{2}", "annotations": []}],
+                    }
+                ],
+            },
+            "expected_answer": "2",
+        }
+        reply = httpx.post(f"{records[0]['url']}/verify", json=body, timeout=120)
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["reward"] == 1.0
+        # The math server is a driver of that cluster (connected to its GCS), and no other cluster was started,
+        # so the Ray tasks behind the reward above ran on it.
+        gcs_port = int(address.rsplit(":", 1)[1])
+        connections = psutil.Process(records[0]["pid"]).net_connections(kind="tcp")
+        assert any(conn.raddr and conn.raddr.port == gcs_port for conn in connections)
+        run.process.send_signal(signal.SIGTERM)
+        assert run.wait_exit(20) == 0
+        assert ray_process.poll() is None
+    finally:
+        ray_process.send_signal(signal.SIGTERM)
+        ray_process.wait(timeout=30)

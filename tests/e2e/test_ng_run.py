@@ -129,3 +129,31 @@ def test_server_client_from_a_running_head_server(ng_run_factory) -> None:
     assert client.poll_for_status("counter_test") == "success"
     run.process.send_signal(signal.SIGTERM)
     assert run.wait_exit(timeout_s=20) == 0
+
+
+def test_a_killed_ng_run_leaves_no_process_behind(ng_run_factory) -> None:
+    run = ng_run_factory(CONFIG)
+    run.wait_ready()
+    assert len(run.descendants) >= 3  # two servers and the Ray cluster's processes
+    run.process.send_signal(signal.SIGKILL)
+    run.wait_exit(timeout_s=10)
+    assert run.leftover_processes(grace_s=20) == []
+
+
+def test_num_workers_serves_one_server_from_several_processes(ng_run_factory) -> None:
+    import psutil
+
+    run = ng_run_factory(CONFIG, "+counter_test.resources_servers.counter_test.num_workers=2")
+    records = run.wait_ready()
+    counter = next(record for record in records if record["process_name"] == "counter_test")
+    deadline = time.monotonic() + 60
+    while len(psutil.Process(counter["pid"]).children()) < 2:  # uvicorn's workers (and its multiprocessing helper)
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    for _ in range(20):
+        response = httpx.post(f"{counter['url']}/increment", json={"times": 1}, timeout=10)
+        assert response.status_code == 200 and response.json()["count"] == 1  # a new session each time
+    run.remember_descendants()  # now including the workers
+    run.process.send_signal(signal.SIGTERM)
+    assert run.wait_exit(timeout_s=20) == 0
+    assert run.leftover_processes() == []

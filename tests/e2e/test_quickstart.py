@@ -32,7 +32,9 @@ def test_readme_setup_is_two_commands_install_and_test() -> None:
     assert 'pip install --quiet -e ".[dev,local]"' in ci and "pytest -q" in ci
 
 
-@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python (the .[local] extra) absent")
+@pytest.mark.skipif(
+    importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python (the .[local] extra) absent"
+)
 def test_readme_quickstart_collects_scored_rollouts_on_the_local_model(tmp_path: Path) -> None:
     output = tmp_path / "quickstart_rollouts.jsonl"
     args = [
@@ -41,7 +43,10 @@ def test_readme_quickstart_collects_scored_rollouts_on_the_local_model(tmp_path:
     ]
     result = subprocess.run(
         [sys.executable, "-c", "from nemo_gym.cli.rollouts import collect_main; collect_main()", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=900,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rows = [json.loads(line) for line in output.read_text().splitlines()]
