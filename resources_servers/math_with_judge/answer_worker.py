@@ -135,9 +135,10 @@ def _process_helper() -> MathCheckHelper:
         return _helper
 
 
-def check_answer_with_deadline(expected_answer: str, generated_text: str, timeout_s: float) -> AnswerCheck:
-    """Check one answer in this process's helper; 0 with status "timeout" if it takes longer than ``timeout_s``."""
-    return _process_helper().check(expected_answer, generated_text, timeout_s)
+def check_answers_with_deadline(batch: list[tuple[str, str]], timeout_s: float) -> list[AnswerCheck]:
+    """Check several answers in one task (each under its own deadline): one Ray round trip for the batch."""
+    helper = _process_helper()
+    return [helper.check(expected_answer, generated_text, timeout_s) for expected_answer, generated_text in batch]
 
 
-check_answer_remote = ray.remote(scheduling_strategy="SPREAD")(check_answer_with_deadline)
+check_answers_remote = ray.remote(scheduling_strategy="SPREAD")(check_answers_with_deadline)

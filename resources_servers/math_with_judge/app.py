@@ -5,11 +5,9 @@ per-answer deadline. Optionally, answers that math-verify rejects get a second c
 must call them equivalent to the expected answer in both orders.
 """
 
-import asyncio
 import logging
 from typing import Any
 
-import ray
 from pydantic import Field, PrivateAttr, model_validator
 
 from nemo_gym.base_resources_server import (
@@ -23,11 +21,8 @@ from nemo_gym.config_types import ModelServerRef
 from nemo_gym.openai_utils import NeMoGymResponse, NeMoGymResponseCreateParamsNonStreaming
 from nemo_gym.runtime.ray_setup import ensure_ray_initialized
 from nemo_gym.server_utils import get_response_json, raise_for_status
-from resources_servers.math_with_judge.answer_worker import (
-    HELPER_STARTUP_TIMEOUT_S,
-    AnswerCheck,
-    check_answer_remote,
-)
+from resources_servers.math_with_judge.answer_batcher import AnswerBatcher
+from resources_servers.math_with_judge.answer_worker import HELPER_STARTUP_TIMEOUT_S, AnswerCheck
 from resources_servers.math_with_judge.judge import build_judge_request, judged_equal
 
 logger = logging.getLogger(__name__)
@@ -47,6 +42,8 @@ class LibraryJudgeMathResourcesServerConfig(BaseResourcesServerConfig):
     num_processes: int = Field(default=8, ge=1)
     # Hard deadline for checking one answer; an answer that takes longer scores 0.
     verify_timeout_secs: float = Field(default=10.0, gt=0)
+    # At most this many answers per Ray task (answers arriving together share a task and its round trip).
+    verify_batch_size: int = Field(default=32, ge=1)
 
     @model_validator(mode="after")
     def _judge_needs_a_model(self) -> "LibraryJudgeMathResourcesServerConfig":
@@ -78,10 +75,9 @@ class LibraryJudgeMathVerifyResponse(BaseVerifyResponse):
 class LibraryJudgeMathResourcesServer(SimpleResourcesServer):
     config: LibraryJudgeMathResourcesServerConfig
 
-    _semaphore: asyncio.Semaphore = PrivateAttr()
+    _batcher: AnswerBatcher | None = PrivateAttr(default=None)
 
     def model_post_init(self, context: Any) -> None:
-        self._semaphore = asyncio.Semaphore(self.config.num_processes)
         # Connects to ng_run's cluster when one is configured, else starts a local one (a standalone server).
         ensure_ray_initialized()
 
@@ -104,21 +100,15 @@ class LibraryJudgeMathResourcesServer(SimpleResourcesServer):
         )
 
     async def check_answer(self, expected_answer: str, generated_text: str) -> AnswerCheck:
-        """math-verify in a Ray task; 0 if it overruns ``verify_timeout_secs`` or the task is lost."""
-        timeout_s = self.config.verify_timeout_secs
-        async with self._semaphore:
-            ref = check_answer_remote.remote(expected_answer, generated_text, timeout_s)
-            try:
-                return await asyncio.wait_for(
-                    asyncio.wrap_future(ref.future()), timeout=timeout_s + TASK_DEADLINE_SLACK_S
-                )
-            except TimeoutError:
-                ray.cancel(ref, force=True)
-                logger.warning("A math-verify task did not finish within %.0fs; scoring 0", timeout_s)
-                return AnswerCheck(0.0, None, "timeout", timeout_s + TASK_DEADLINE_SLACK_S)
-            except ray.exceptions.RayError as error:
-                logger.warning("A math-verify task failed (%s); scoring 0", type(error).__name__)
-                return AnswerCheck(0.0, None, "error", 0.0)
+        """math-verify in a Ray task (batched with answers arriving alongside); 0 past ``verify_timeout_secs``."""
+        if self._batcher is None:
+            self._batcher = AnswerBatcher(
+                slots=self.config.num_processes,
+                max_batch=self.config.verify_batch_size,
+                timeout_s=self.config.verify_timeout_secs,
+                slack_s=TASK_DEADLINE_SLACK_S,
+            )
+        return await self._batcher.check(expected_answer, generated_text)
 
     async def judge(
         self, question: str, expected_answer: str, generated_text: str
