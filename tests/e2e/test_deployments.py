@@ -13,6 +13,7 @@ import psutil
 import pytest
 
 from nemo_gym.config.ports import find_open_port
+from nemo_gym.testing.responses import user_message, verify_request
 from tests.e2e.ngrun_harness import NG_RUN, NgRun
 
 CONFIG = "+config_paths=[configs/two_servers.yaml]"
@@ -191,28 +192,7 @@ def test_math_verifier_ray_tasks_run_on_the_joined_cluster(tmp_path, runs, monke
         runs.append(run)
         records = run.wait_ready()
         assert "Starting Ray cluster" not in run.output()
-        body = {
-            "responses_create_params": {"input": [{"role": "user", "content": "1+1?"}]},
-            "response": {
-                "id": "r",
-                "created_at": 0,
-                "model": "m",
-                "object": "response",
-                "parallel_tool_calls": True,
-                "tool_choice": "auto",
-                "tools": [],
-                "output": [
-                    {
-                        "type": "message",
-                        "id": "m1",
-                        "role": "assistant",
-                        "status": "completed",
-                        "content": [{"type": "output_text", "text": "so \\boxed{2}", "annotations": []}],
-                    }
-                ],
-            },
-            "expected_answer": "2",
-        }
+        body = verify_request("so \\boxed{2}", input=[user_message("1+1?")], expected_answer="2")
         reply = httpx.post(f"{records[0]['url']}/verify", json=body, timeout=120)
         assert reply.status_code == 200, reply.text
         assert reply.json()["reward"] == 1.0

@@ -10,6 +10,7 @@ import pytest
 import ray
 
 from nemo_gym.runtime.ray_setup import ensure_ray_initialized
+from nemo_gym.testing.responses import user_message, verify_request
 from nemo_gym.testing.servers import make_server_client, serve_app
 from resources_servers.code_gen.app import CompCodingResourcesServer, CompCodingResourcesServerConfig
 
@@ -48,31 +49,14 @@ def answer(program: str) -> str:
 
 
 def verify_body(text: str, unit_tests: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {
-        "responses_create_params": {"input": [{"role": "user", "content": "Add two integers."}]},
-        "response": {
-            "id": "resp_1",
-            "created_at": 0,
-            "model": "policy",
-            "object": "response",
-            "output": [
-                {
-                    "type": "message",
-                    "id": "msg_1",
-                    "role": "assistant",
-                    "status": "completed",
-                    "content": [{"type": "output_text", "text": text, "annotations": []}],
-                }
-            ],
-            "parallel_tool_calls": True,
-            "tool_choice": "auto",
-            "tools": [],
-        },
-        "verifier_metadata": {"unit_tests": unit_tests or UNIT_TESTS},
-        "hash_id": "abc",
-        "dataset": "example",
-        "source": "handwritten",
-    }
+    return verify_request(
+        text,
+        input=[user_message("Add two integers.")],
+        verifier_metadata={"unit_tests": unit_tests or UNIT_TESTS},
+        hash_id="abc",
+        dataset="example",
+        source="handwritten",
+    )
 
 
 def verify(url: str, text: str, unit_tests: dict[str, Any] | None = None) -> dict[str, Any]:

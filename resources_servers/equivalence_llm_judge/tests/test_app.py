@@ -10,6 +10,7 @@ import yaml
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from nemo_gym.testing.responses import make_response, user_message, verify_request
 from nemo_gym.testing.servers import make_server_client, serve_app
 from resources_servers.equivalence_llm_judge.app import (
     LLMJudgeResourcesServer,
@@ -48,7 +49,7 @@ class ScriptedJudge:
             self.requests.append(body)
             if self.fail_with is not None:
                 return JSONResponse(status_code=self.fail_with, content={"error": "scripted failure"})
-            return _response_with_text(self.script.pop(0) if self.script else self._compare(body))
+            return make_response(self.script.pop(0) if self.script else self._compare(body), model="judge")
 
         return app
 
@@ -64,27 +65,6 @@ class ScriptedJudge:
         match = re.search(r"A<(.*)> B<(.*)>$", body["input"][-1]["content"], flags=re.DOTALL)
         same = match and match.group(1).strip().lower() == match.group(2).strip().lower()
         return "Same meaning. [[A=B]]" if same else "Different. [[A!=B]]"
-
-
-def _response_with_text(text: str) -> dict:
-    return {
-        "id": "resp_judge",
-        "created_at": 0.0,
-        "model": "judge",
-        "object": "response",
-        "parallel_tool_calls": True,
-        "tool_choice": "auto",
-        "tools": [],
-        "output": [
-            {
-                "id": "msg_judge",
-                "type": "message",
-                "role": "assistant",
-                "status": "completed",
-                "content": [{"type": "output_text", "text": text, "annotations": []}],
-            }
-        ],
-    }
 
 
 @pytest.fixture(scope="module")
@@ -128,17 +108,12 @@ def _fresh_judge(judge):
 
 
 def _body(answer: str, expected="darwin", **fields) -> dict:
-    body = {
-        "responses_create_params": {
-            "input": [
-                {"role": "system", "content": "Be brief."},
-                {"role": "user", "content": "  Who proposed natural selection?  "},
-            ]
-        },
-        "response": _response_with_text(answer),
-        "uuid": "row-1",
-        "expected_answer": expected,
-    }
+    body = verify_request(
+        answer,
+        input=[{"role": "system", "content": "Be brief."}, user_message("  Who proposed natural selection?  ")],
+        uuid="row-1",
+        expected_answer=expected,
+    )
     body.update(fields)
     return body
 

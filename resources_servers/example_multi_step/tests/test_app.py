@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from nemo_gym.base_resources_server import BaseRunRequest
+from nemo_gym.testing.responses import function_call, verify_request
 from nemo_gym.testing.servers import make_server_client, serve_app
 from resources_servers.example_multi_step.app import (
     ExampleMultiStepResourcesServer,
@@ -32,29 +33,23 @@ def client() -> Iterator[httpx.Client]:
 
 
 def submit(values, call_id: str = "s") -> dict:
-    arguments = values if isinstance(values, str) else json.dumps({"synonym_values": values})
-    return {"type": "function_call", "name": "extract_synonym_values", "arguments": arguments, "call_id": call_id}
+    arguments = values if isinstance(values, str) else {"synonym_values": values}
+    return function_call("extract_synonym_values", arguments, call_id)
 
 
 def verify_body(output: list[dict], expected: list[int], **fields) -> dict:
-    return {
-        "responses_create_params": {"input": "which synonyms?"},
-        "response": {
-            "id": "resp_1",
-            "object": "response",
-            "created_at": 0,
-            "model": "policy",
-            "output": output,
-            "parallel_tool_calls": False,
-            "tool_choice": "auto",
-            "tools": [],
-        },
-        "id": 3,
-        "expected_synonyms": ["Blazing", "Warm"],
-        "expected_synonym_values": expected,
-        "minefield_label": "Hot",
-        "minefield_label_value": 299,
-    } | fields
+    return (
+        verify_request(
+            output,
+            input="which synonyms?",
+            id=3,
+            expected_synonyms=["Blazing", "Warm"],
+            expected_synonym_values=expected,
+            minefield_label="Hot",
+            minefield_label_value=299,
+        )
+        | fields
+    )
 
 
 def test_synonym_value_is_the_sum_of_code_points(client: httpx.Client) -> None:

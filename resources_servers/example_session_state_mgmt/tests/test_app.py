@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from nemo_gym.base_resources_server import BaseRunRequest
+from nemo_gym.testing.responses import verify_request
 from nemo_gym.testing.servers import make_server_client, serve_app
 from resources_servers.example_session_state_mgmt.app import (
     StatefulCounterResourcesServer,
@@ -66,20 +67,7 @@ class Client:
 
 
 def verify_body(expected_count: int) -> dict:
-    return {
-        "responses_create_params": {"input": "count"},
-        "response": {
-            "id": "resp_1",
-            "object": "response",
-            "created_at": 0,
-            "model": "policy",
-            "output": [],
-            "parallel_tool_calls": False,
-            "tool_choice": "auto",
-            "tools": [],
-        },
-        "expected_count": expected_count,
-    }
+    return verify_request([], input="count", expected_count=expected_count)
 
 
 async def rollout(http: Client, initial: int, increments: list[int], jitter: random.Random | None = None) -> float:

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from nemo_gym.base_resources_server import BaseRunRequest
+from nemo_gym.testing.responses import assistant_message, function_call, verify_request
 from nemo_gym.testing.servers import make_server_client, serve_app
 from resources_servers.example_single_tool_call.app import (
     SimpleWeatherResourcesServer,
@@ -35,28 +36,11 @@ def client(request) -> Iterator[httpx.Client]:
 
 
 def verify_body(output: list[dict]) -> dict:
-    return {
-        "responses_create_params": {"input": "weather in Oslo?"},
-        "response": {
-            "id": "resp_1",
-            "object": "response",
-            "created_at": 0,
-            "model": "policy",
-            "output": output,
-            "parallel_tool_calls": False,
-            "tool_choice": "auto",
-            "tools": [],
-        },
-    }
+    return verify_request(output, input="weather in Oslo?")
 
 
-CALL = {"type": "function_call", "name": "get_weather", "arguments": '{"city": "Oslo"}', "call_id": "c1"}
-ANSWER = {
-    "type": "message",
-    "role": "assistant",
-    "id": "msg_1",
-    "content": [{"type": "output_text", "text": "Bring a coat.", "annotations": []}],
-}
+CALL = function_call("get_weather", {"city": "Oslo"}, "c1")
+ANSWER = assistant_message("Bring a coat.")
 
 
 def test_get_weather_describes_the_city(client: httpx.Client) -> None:

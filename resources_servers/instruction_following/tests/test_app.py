@@ -6,6 +6,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from nemo_gym.testing.responses import assistant_message, make_response, user_message, verify_request
 from nemo_gym.testing.servers import make_server_client, serve_app
 from resources_servers.instruction_following.app import (
     InstructionFollowingResourcesServer,
@@ -26,36 +27,18 @@ def base_url():
 
 
 def _response(*texts: str) -> dict:
-    return {
-        "id": "resp_1",
-        "created_at": 0.0,
-        "model": "policy",
-        "object": "response",
-        "parallel_tool_calls": True,
-        "tool_choice": "auto",
-        "tools": [],
-        "output": [
-            {
-                "id": f"msg_{index}",
-                "type": "message",
-                "role": "assistant",
-                "status": "completed",
-                "content": [{"type": "output_text", "text": text, "annotations": []}],
-            }
-            for index, text in enumerate(texts)
-        ],
-    }
+    return make_response([assistant_message(text, id=f"msg_{index}") for index, text in enumerate(texts)])
 
 
 def _verify_body(text: str, **fields) -> dict:
-    body = {
-        "responses_create_params": {"input": [{"role": "user", "content": "Describe tea without commas."}]},
-        "response": _response(text),
-        "id": 7,
-        "prompt": "Describe tea without commas.",
-        "instruction_id_list": ["punctuation:no_comma", "keywords:existence"],
-        "kwargs": [None, {"keywords": ["leaf"], "relation": None}],
-    }
+    body = verify_request(
+        text,
+        input=[user_message("Describe tea without commas.")],
+        id=7,
+        prompt="Describe tea without commas.",
+        instruction_id_list=["punctuation:no_comma", "keywords:existence"],
+        kwargs=[None, {"keywords": ["leaf"], "relation": None}],
+    )
     body.update(fields)
     return body
 

@@ -15,6 +15,7 @@ import yaml
 
 from nemo_gym.global_config import find_open_port
 from nemo_gym.runtime.ray_setup import ensure_ray_initialized
+from nemo_gym.testing.responses import user_message, verify_request
 
 FOLDER = Path(__file__).resolve().parents[1]
 REPO_ROOT = FOLDER.parents[1]
@@ -67,29 +68,9 @@ def test_alias_entrypoint_serves_math_with_judge(ray_address: str) -> None:
                 pass
             assert time.monotonic() < deadline, "the alias server did not become healthy within 60s"
             time.sleep(0.1)
-        body = {
-            "responses_create_params": {"input": [{"role": "user", "content": "What is 2+2?"}]},
-            "response": {
-                "id": "resp_1",
-                "created_at": 0,
-                "model": "policy",
-                "object": "response",
-                "output": [
-                    {
-                        "type": "message",
-                        "id": "msg_1",
-                        "role": "assistant",
-                        "status": "completed",
-                        "content": [{"type": "output_text", "text": "\\boxed{4}", "annotations": []}],
-                    }
-                ],
-                "parallel_tool_calls": True,
-                "tool_choice": "auto",
-                "tools": [],
-            },
-            "question": "What is 2+2?",
-            "expected_answer": "4",
-        }
+        body = verify_request(
+            "\\boxed{4}", input=[user_message("What is 2+2?")], question="What is 2+2?", expected_answer="4"
+        )
         reply = httpx.post(f"{base_url}/verify", json=body, timeout=60)
         assert reply.status_code == 200, reply.text
         assert reply.json()["reward"] == 1.0

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 
 from nemo_gym.config_types import ModelServerRef
 from nemo_gym.runtime.ray_setup import ensure_ray_initialized
+from nemo_gym.testing.responses import assistant_message, make_response, reasoning, user_message
 from nemo_gym.testing.servers import make_server_client, serve_app
 from resources_servers.math_with_judge.app import (
     LibraryJudgeMathResourcesServer,
@@ -33,32 +34,10 @@ def ray_cluster() -> Iterator[None]:
         ray.shutdown()
 
 
-def make_response(text: str) -> dict[str, Any]:
-    return {
-        "id": "resp_test",
-        "created_at": 0,
-        "model": "policy",
-        "object": "response",
-        "output": [
-            {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "\\boxed{999}"}]},
-            {
-                "type": "message",
-                "id": "msg_1",
-                "role": "assistant",
-                "status": "completed",
-                "content": [{"type": "output_text", "text": text, "annotations": []}],
-            },
-        ],
-        "parallel_tool_calls": True,
-        "tool_choice": "auto",
-        "tools": [],
-    }
-
-
 def verify_body(expected: str, generated: str, question: str = "What is the value?") -> dict[str, Any]:
     return {
-        "responses_create_params": {"input": [{"role": "user", "content": question}]},
-        "response": make_response(generated),
+        "responses_create_params": {"input": [user_message(question)]},
+        "response": make_response([reasoning("\\boxed{999}"), assistant_message(generated)], id="resp_test"),
         "question": question,
         "expected_answer": expected,
     }
@@ -75,10 +54,7 @@ class FakeJudge:
 
     async def responses(self, request: Request) -> dict[str, Any]:
         self.requests.append(await request.json())
-        text = self.replies.pop(0)
-        response = make_response(text)
-        response["output"] = response["output"][1:]
-        return response
+        return make_response(self.replies.pop(0))
 
 
 def build_server(judge_url: str | None = None, **fields: Any) -> LibraryJudgeMathResourcesServer:

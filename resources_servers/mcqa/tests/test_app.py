@@ -6,6 +6,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from nemo_gym.testing.responses import assistant_message, user_message, verify_request
 from nemo_gym.testing.servers import make_server_client, serve_app
 from resources_servers.mcqa.app import MCQAResourcesServer, MCQAResourcesServerConfig, MCQARunRequest
 
@@ -21,37 +22,15 @@ def base_url():
         yield url
 
 
-def _response(*texts: str) -> dict:
-    return {
-        "id": "resp_1",
-        "created_at": 0.0,
-        "model": "policy",
-        "object": "response",
-        "parallel_tool_calls": True,
-        "tool_choice": "auto",
-        "tools": [],
-        "output": [
-            {
-                "id": f"msg_{index}",
-                "type": "message",
-                "role": "assistant",
-                "status": "completed",
-                "content": [{"type": "output_text", "text": text, "annotations": []}],
-            }
-            for index, text in enumerate(texts)
-        ],
-    }
-
-
 def _body(*texts: str, **fields) -> dict:
-    body = {
-        "responses_create_params": {"input": [{"role": "user", "content": "Which gas? A: Oxygen ..."}]},
-        "response": _response(*texts),
-        "uuid": "q1",
-        "options": OPTIONS,
-        "expected_answer": " b ",
-        "metadata": {"source": "test"},
-    }
+    body = verify_request(
+        [assistant_message(text, id=f"msg_{index}") for index, text in enumerate(texts)],
+        input=[user_message("Which gas? A: Oxygen ...")],
+        uuid="q1",
+        options=OPTIONS,
+        expected_answer=" b ",
+        metadata={"source": "test"},
+    )
     body.update(fields)
     return body
 

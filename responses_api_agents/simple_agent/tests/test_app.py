@@ -24,6 +24,8 @@ from nemo_gym.config.ports import find_open_port
 from nemo_gym.config_types import ModelServerRef, ResourcesServerRef
 from nemo_gym.http.client import configure_http_client
 from nemo_gym.server_utils import SESSION_ID_KEY
+from nemo_gym.testing.responses import assistant_message as message
+from nemo_gym.testing.responses import function_call, make_response, reasoning
 from nemo_gym.testing.servers import make_server_client, serve_app
 from responses_api_agents.simple_agent.app import (
     DEFAULT_MAX_STEPS,
@@ -42,22 +44,7 @@ TOOLS = [
 # ------------------------------------------------------------------------------------------------- fake model
 
 
-def function_call(name: str, arguments: Any, call_id: str) -> dict:
-    args = arguments if isinstance(arguments, str) else orjson.dumps(arguments).decode()
-    return {"type": "function_call", "name": name, "arguments": args, "call_id": call_id, "id": f"fc_{call_id}"}
-
-
-def message(text: str) -> dict:
-    return {
-        "type": "message",
-        "role": "assistant",
-        "id": "msg_1",
-        "status": "completed",
-        "content": [{"type": "output_text", "text": text, "annotations": []}],
-    }
-
-
-REASONING = {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "hmm"}]}
+REASONING = reasoning("hmm")
 
 
 class FakeModel:
@@ -89,18 +76,7 @@ class FakeModel:
             if isinstance(reply, tuple):  # (items, "max_output_tokens")
                 reply, reason = reply
                 incomplete = {"reason": reason}
-            payload = {
-                "id": f"resp_{n}",
-                "object": "response",
-                "created_at": 0,
-                "model": "fake",
-                "output": reply,
-                "parallel_tool_calls": True,
-                "tool_choice": "auto",
-                "tools": [],
-                "incomplete_details": incomplete,
-            }
-            response = JSONResponse(payload)
+            response = JSONResponse(make_response(reply, id=f"resp_{n}", model="fake", incomplete_details=incomplete))
             response.set_cookie(MODEL_COOKIE, f"call{n}")
             return response
 
@@ -283,7 +259,11 @@ async def test_string_input_becomes_a_user_message(model, resources, start_agent
 
 async def test_run_seeds_loops_and_verifies_in_one_session(model, resources, start_agent) -> None:
     model.reset(
-        [[function_call("add", {"amount": 3}, "a")], [function_call("add", {"amount": 4}, "b")], [message("7")]]
+        [
+            [function_call("add", {"amount": 3}, "a")],
+            [function_call("add", {"amount": 4}, "b")],
+            [message("7")],
+        ]
     )
     url = start_agent()
     response = await post(url + "/run", row(expected_total=7, note="kept"))
@@ -316,7 +296,11 @@ async def test_concurrent_runs_keep_their_sessions_apart(model, resources, start
 
 async def test_malformed_arguments_go_back_to_the_model(model, resources, start_agent) -> None:
     model.reset(
-        [[function_call("add", "{amount: 2", "bad")], [function_call("add", {"amount": 2}, "ok")], [message("2")]]
+        [
+            [function_call("add", "{amount: 2", "bad")],
+            [function_call("add", {"amount": 2}, "ok")],
+            [message("2")],
+        ]
     )
     url = start_agent()
     result = (await post(url + "/run", row(expected_total=2))).json()
