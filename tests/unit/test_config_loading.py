@@ -135,3 +135,36 @@ def test_shorthand_override_without_the_server_type_level(root: Path) -> None:
     fields = config["policy_model"]["responses_api_models"]["vllm_model"]
     assert fields["base_url"] == "http://host:10240"
     assert "vllm_model" not in config["policy_model"]
+
+
+def test_a_child_reads_its_config_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What ng_run hands a child: the whole config as YAML plus the instance name; no CLI, no env.yaml."""
+    from nemo_gym.base_resources_server import BaseResourcesServerConfig, SimpleResourcesServer
+    from nemo_gym.global_config import get_global_config_dict
+
+    class Server(SimpleResourcesServer):
+        config: BaseResourcesServerConfig
+
+        async def verify(self, body):
+            raise NotImplementedError
+
+    config = {
+        "secret_value": "sk-from-env-yaml",
+        "weather": {
+            "resources_servers": {
+                "w": {
+                    "entrypoint": "app.py",
+                    "domain": "agent",
+                    "host": "127.0.0.1",
+                    "port": 1234,
+                    "api_key": "${secret_value}",
+                }
+            }
+        },
+    }
+    monkeypatch.setenv("NEMO_GYM_CONFIG_DICT", yaml.safe_dump(config))
+    monkeypatch.setenv("NEMO_GYM_CONFIG_PATH", "weather")
+    assert get_global_config_dict()["weather"]["resources_servers"]["w"]["port"] == 1234
+    own = Server.load_config_from_global_config()
+    assert (own.name, own.host, own.port, own.domain) == ("weather", "127.0.0.1", 1234, "agent")
+    assert get_global_config_dict() is get_global_config_dict()  # parsed once, cached
