@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
@@ -132,9 +133,12 @@ class LocalRayCluster:
             preexec_fn=child_preexec,
         )
 
-    def wait_ready(self, timeout_s: float = 120.0) -> None:
+    def wait_ready(self, timeout_s: float = 120.0, stop: threading.Event | None = None) -> None:
+        """Until the GCS accepts connections; returns early when ``stop`` is set (ng_run is shutting down)."""
         deadline = time.monotonic() + timeout_s
         while not _tcp_reachable(self.host, self.port):
+            if stop is not None and stop.is_set():
+                return
             if self.process is not None and self.process.poll() is not None:
                 tail = (self.process.stderr.read() if self.process.stderr else b"").decode(errors="replace")
                 raise SupervisorError(

@@ -134,8 +134,9 @@ class Supervisor:
             self.children.append(child)
             state.records.append(_record(child))
         if self.ray_cluster is not None:
-            self.ray_cluster.wait_ready()
-            self.say(f"Started Ray cluster at {self.ray_cluster.address}")
+            self.ray_cluster.wait_ready(stop=self._stop)
+            if not self._stop.is_set():
+                self.say(f"Started Ray cluster at {self.ray_cluster.address}")
         self._wait_until_ready()
         if not self._stop.is_set():
             self._print_table()

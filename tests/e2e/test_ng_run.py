@@ -157,3 +157,15 @@ def test_num_workers_serves_one_server_from_several_processes(ng_run_factory) ->
     run.process.send_signal(signal.SIGTERM)
     assert run.wait_exit(timeout_s=20) == 0
     assert run.leftover_processes() == []
+
+
+def test_sigterm_during_startup_stops_everything(ng_run_factory) -> None:
+    run = ng_run_factory(CONFIG)
+    deadline = time.monotonic() + 60
+    while "Waiting for 2 servers" not in run.output():  # children spawned, Ray still coming up
+        assert run.process.poll() is None and time.monotonic() < deadline, run.output()
+        time.sleep(0.02)
+    run.remember_descendants()
+    run.process.send_signal(signal.SIGTERM)
+    assert run.wait_exit(timeout_s=20) == 0
+    assert run.leftover_processes() == []
