@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from omegaconf import DictConfig, OmegaConf
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from nemo_gym.config.schema import BaseRunServerInstanceConfig
 from nemo_gym.config.secrets import install_log_scrubbing, mask_secrets, scrubber
@@ -65,7 +65,21 @@ class BaseServer(BaseModel):
         plain = OmegaConf.to_container(fields, resolve=True) if isinstance(fields, DictConfig) else dict(fields)
         plain["name"] = name
         config_class = cls.model_fields["config"].annotation
-        return config_class.model_validate(plain)
+        try:
+            return config_class.model_validate(plain)
+        except ValidationError as error:
+            # One line per problem, naming the config path, instead of a traceback in ng_run's crash report.
+            where = f"{name}.{'.'.join(str(key) for key in _server_path(global_config, name))}"
+            problems = "; ".join(
+                f"{where}.{'.'.join(str(part) for part in item['loc'])}: {item['msg']}" for item in error.errors()
+            )
+            raise SystemExit(f"Invalid config for {cls.__name__}: {problems}") from None
+
+
+def _server_path(global_config: Any, name: str) -> list[str]:
+    level_one = global_config[name]
+    server_type = next(iter(level_one))
+    return [server_type, next(iter(level_one[server_type]))]
 
 
 class SimpleServer(BaseServer):

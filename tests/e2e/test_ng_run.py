@@ -169,3 +169,11 @@ def test_sigterm_during_startup_stops_everything(ng_run_factory) -> None:
     run.process.send_signal(signal.SIGTERM)
     assert run.wait_exit(timeout_s=20) == 0
     assert run.leftover_processes() == []
+
+
+def test_a_server_config_error_is_reported_as_one_line_per_field(ng_run_factory) -> None:
+    run = ng_run_factory(CONFIG, "++counter_test.resources_servers.counter_test.step=not-a-number")
+    assert run.wait_exit(timeout_s=120) == 1
+    output = run.output()
+    assert "Invalid config for CounterTestServer: counter_test.resources_servers.counter_test.step:" in output
+    assert "Traceback" not in output
