@@ -14,13 +14,15 @@ from pydantic import Field
 from nemo_gym.cli.common import BaseNeMoGymCLIConfig
 from nemo_gym.config.schema import HeadServerConfig
 from nemo_gym.http.client import configure_http_client
-from nemo_gym.http.server_client import ServerClient, get_response_json, raise_for_status
+from nemo_gym.http.server_client import HeadServerUnreachableError, ServerClient, get_response_json, raise_for_status
 from nemo_gym.rollouts.collection import (
     DEFAULT_MAX_IN_FLIGHT,
     CollectionResult,
     CollectionSettings,
+    InputRowsError,
     RolloutCollector,
     agent_names,
+    check_input,
 )
 from nemo_gym.rollouts.input_rows import ROLLOUT_META_KEY
 from nemo_gym.rollouts.metrics import DEFAULT_PASS_THRESHOLD
@@ -120,8 +122,18 @@ class RolloutCollectionHelper:
     async def run_from_config(
         self, config: RolloutCollectionConfig, head_server_config: HeadServerConfig | None = None
     ) -> CollectionResult:
+        settings = config.to_settings()
+        try:
+            check_input(settings, known_agents=None)  # bad lines are found before any rollout is sent
+        except InputRowsError as problems:
+            try:
+                client = await asyncio.to_thread(self.setup_server_client, head_server_config)
+            except HeadServerUnreachableError:
+                raise problems from None
+            check_input(settings, agent_names(client.global_config_dict))  # the full report, agents included
+            raise
         client = await asyncio.to_thread(self.setup_server_client, head_server_config)
-        collector = RolloutCollector(config.to_settings(), client, agent_names(client.global_config_dict))
+        collector = RolloutCollector(settings, client, agent_names(client.global_config_dict))
         return await collector.run()
 
     def run_examples(

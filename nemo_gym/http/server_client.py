@@ -19,6 +19,10 @@ from nemo_gym.http.retry_policy import RetryPolicy
 ServerStatus = Literal["success", "connection_error", "timeout", "unknown_error"]
 
 
+class HeadServerUnreachableError(NeMoGymError, ValueError):
+    """No head server answers where the config says it is (a ValueError, as the reference raises)."""
+
+
 class UnknownServerError(NeMoGymError, KeyError):
     def __str__(self) -> str:  # KeyError would add quotes
         return self.args[0]
@@ -51,7 +55,7 @@ class ServerClient(BaseModel):
             response = httpx.get(url, timeout=10.0)
             response.raise_for_status()
         except httpx.HTTPError as error:
-            raise ValueError(
+            raise HeadServerUnreachableError(
                 f"Could not connect to the head server at {url} ({type(error).__name__}). Perhaps you are not "
                 "running a server or your head server is on a different port?"
             ) from None

@@ -22,6 +22,7 @@ from nemo_gym.rollouts.input_rows import (
     ROLLOUT_META_KEY,
     InputLine,
     InputRowsError,
+    InputScan,
     iter_input_lines,
     parse_row,
     row_agent_name,
@@ -49,6 +50,18 @@ MAX_ERROR_CHARS = 2000
 
 class OutputExistsError(NeMoGymError):
     pass
+
+
+def check_input(settings: "CollectionSettings", known_agents: Collection[str] | None) -> "InputScan":
+    """The input file exists and every line can be collected (agents checked when ``known_agents`` is given)."""
+    if not settings.input_path.is_file():
+        raise NeMoGymError(f"input_jsonl_fpath: file not found: {settings.input_path}")
+    scan = scan_input(
+        settings.input_path, limit=settings.limit, agent_name=settings.agent_name, known_agents=known_agents
+    )
+    if scan.num_problems:
+        raise InputRowsError(scan.describe_problems(settings.input_path))
+    return scan
 
 
 @dataclass
@@ -125,13 +138,7 @@ class RolloutCollector:
 
     async def run(self) -> CollectionResult:
         settings = self.settings
-        if not settings.input_path.is_file():
-            raise NeMoGymError(f"input_jsonl_fpath: file not found: {settings.input_path}")
-        scan = scan_input(
-            settings.input_path, limit=settings.limit, agent_name=settings.agent_name, known_agents=self.known_agents
-        )
-        if scan.num_problems:
-            raise InputRowsError(scan.describe_problems(settings.input_path))
+        scan = check_input(settings, self.known_agents)
         logger.info("Found %d rows in %s", scan.num_rows, settings.input_path)
         if settings.num_repeats > 1:
             logger.info(

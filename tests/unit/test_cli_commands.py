@@ -116,3 +116,37 @@ def test_status_without_head_server() -> None:
     result = run_entry(SCRIPTS["ng_status"], f"+head_server.port={find_open_port()}")
     assert result.returncode == 0
     assert "Could not connect to head server" in result.stdout
+
+
+def test_collect_reports_bad_input_lines_before_contacting_any_server(tmp_path: Path) -> None:
+    from nemo_gym.config.ports import find_open_port
+
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"responses_create_params": {"input": "hi"}}\nnot json\n{"task": 1}\n')
+    result = run_entry(
+        SCRIPTS["ng_collect_rollouts"],
+        "+agent_name=a",
+        f"+input_jsonl_fpath={rows}",
+        f"+output_jsonl_fpath={tmp_path / 'out.jsonl'}",
+        f"+head_server.port={find_open_port()}",
+    )
+    assert result.returncode == 1
+    assert "line 2" in result.stderr and "line 3" in result.stderr
+    assert "head server" not in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_collect_without_a_head_server_is_one_line(tmp_path: Path) -> None:
+    from nemo_gym.config.ports import find_open_port
+
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"responses_create_params": {"input": "hi"}}\n')
+    result = run_entry(
+        SCRIPTS["ng_collect_rollouts"],
+        "+agent_name=a",
+        f"+input_jsonl_fpath={rows}",
+        f"+output_jsonl_fpath={tmp_path / 'out.jsonl'}",
+        f"+head_server.port={find_open_port()}",
+    )
+    assert result.returncode == 1
+    assert "Could not connect to the head server" in result.stderr and "Traceback" not in result.stderr
