@@ -11,6 +11,7 @@ import logging
 import re
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from fastapi import Body, HTTPException, Request, Response
@@ -51,7 +52,8 @@ CONTEXT_OVERFLOW = re.compile(
 class VLLMModelConfig(BaseResponsesAPIModelConfig):
     base_url: str | list[str]
     api_key: str
-    model: str
+    # None: ask the upstream's /v1/models once and use the model it serves (vLLM serves one).
+    model: str | None = None
     return_token_id_information: bool
     uses_reasoning_parser: bool
     replace_developer_role_with_system: bool = False
@@ -76,6 +78,8 @@ class VLLMModelConfig(BaseResponsesAPIModelConfig):
             self.base_url = [self.base_url]
         if not self.base_url:
             raise ValueError("base_url must name at least one upstream")
+        # vLLM's OpenAI routes live under /v1; a bare "http://host:10240" (as the deployment guide writes it) means it.
+        self.base_url = [url.rstrip("/") + "/v1" if urlsplit(url).path in ("", "/") else url for url in self.base_url]
 
 
 class BackendPool:
@@ -118,6 +122,17 @@ class VLLMModel(SimpleResponsesAPIModel):
             for url in self.config.base_url
         ]
         self._pool = BackendPool(clients, self.config.backend_cooldown_s)
+        self._served_model: str | None = self.config.model
+
+    async def served_model(self) -> str:
+        """The configured ``model``, else the first model the upstream lists (asked once)."""
+        if self._served_model is None:
+            listing = await self._pool.clients[0].create_models()
+            models = [entry.get("id") for entry in listing.get("data") or [] if entry.get("id")]
+            if not models:
+                raise HTTPException(status_code=502, detail=f"{self.config.name}: the upstream lists no model")
+            self._served_model = models[0]
+        return self._served_model
 
     async def responses(
         self, request: Request, body: NeMoGymResponseCreateParamsNonStreaming = Body()
@@ -134,7 +149,7 @@ class VLLMModel(SimpleResponsesAPIModel):
         response = build_response(
             sent,
             output,
-            model=self.config.model,
+            model=await self.served_model(),
             finish_reason=choice.get("finish_reason"),
             usage=completion.get("usage"),
         )
@@ -150,7 +165,7 @@ class VLLMModel(SimpleResponsesAPIModel):
 
     # ------------------------------------------------------------------------------------------- pipeline
 
-    def _prepare(self, params: dict) -> tuple[dict, dict | None]:
+    def _prepare(self, params: dict, model: str) -> tuple[dict, dict | None]:
         """The upstream body, and the ``chat_template_kwargs`` it uses (``/tokenize`` must use the same)."""
         config = self.config
         metadata = params.get("metadata") or {}
@@ -165,7 +180,7 @@ class VLLMModel(SimpleResponsesAPIModel):
                 message["role"] = "system"
             if config.uses_reasoning_parser and message.get("role") == "assistant":
                 split_reasoning_for_upstream(message)
-        params["model"] = config.model
+        params["model"] = model
         if template_kwargs:
             params["chat_template_kwargs"] = template_kwargs
         if config.return_token_id_information:
@@ -176,7 +191,8 @@ class VLLMModel(SimpleResponsesAPIModel):
         return ({**extra_body, **params} if extra_body else params), (template_kwargs or None)
 
     async def _complete(self, params: dict, session_id: str) -> dict:
-        upstream_body, template_kwargs = self._prepare(params)
+        model = await self.served_model()
+        upstream_body, template_kwargs = self._prepare(params, model)
         try:
             completion, client = await self._call(upstream_body, session_id)
         except UpstreamHTTPError as error:
@@ -184,7 +200,7 @@ class VLLMModel(SimpleResponsesAPIModel):
             if error.status != 400 or not CONTEXT_OVERFLOW.search(text):
                 raise
             logger.warning("%s: context window exceeded, answering with an empty reply: %s", self.config.name, text)
-            return empty_completion(self.config.model)
+            return empty_completion(model)
 
         choice = completion["choices"][0]
         message = choice["message"]

@@ -313,3 +313,20 @@ def test_model_name_override_from_the_deployment_guide_names_the_served_model() 
         }
     )
     assert config.model == "from-cli"
+
+
+def test_without_a_model_name_the_served_model_is_asked_once(upstream):
+    with vllm_model(upstream.base_url, model=None) as url:
+        first = _post(url, "/v1/responses", {"input": "hello"}).json()
+        second = _post(url, "/v1/responses", {"input": "again"}).json()
+    listed = httpx.get(upstream.base_url + "/models").json()["data"][0]["id"]
+    assert first["model"] == second["model"] == listed
+    assert [body["model"] for body in _chat_bodies(upstream)] == [listed, listed]
+    assert sum(1 for r in upstream.requests if r.path == "/v1/models") == 2  # ours once, plus the check above
+
+
+def test_a_base_url_without_a_path_means_its_v1_routes(upstream):
+    bare = upstream.base_url.removesuffix("/v1")
+    with vllm_model(bare) as url:
+        reply = _post(url, "/v1/responses", {"input": "hello"})
+    assert reply.status_code == 200 and reply.json()["output"][0]["content"][0]["text"] == "You said: hello"
