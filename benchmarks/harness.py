@@ -16,7 +16,6 @@ from typing import Any
 import aiohttp
 import httpx
 import psutil
-import yaml
 
 from nemo_gym.config.ports import find_open_port
 
@@ -45,26 +44,6 @@ def wait_healthy(url: str, process: subprocess.Popen | None = None, timeout_s: f
             pass
         time.sleep(0.05)
     raise TimeoutError(f"{url} not healthy after {timeout_s}s")
-
-
-@contextmanager
-def server_process(server_dir: Path, instance: str, config: dict[str, Any], log_path: Path):
-    """Run one server's ``app.py`` alone with the two environment variables ng_run would set."""
-    env = {
-        **os.environ,
-        "NEMO_GYM_CONFIG_DICT": yaml.safe_dump(config),
-        "NEMO_GYM_CONFIG_PATH": instance,
-        "PYTHONPATH": f"{server_dir}:{ROOT}",
-    }
-    fields = next(iter(next(iter(config[instance].values())).values()))
-    with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "app.py"], cwd=server_dir, env=env, stdout=log, stderr=log)
-        try:
-            wait_healthy(f"http://127.0.0.1:{fields['port']}", process)
-            yield process
-        finally:
-            process.terminate()
-            process.wait(timeout=15)
 
 
 @contextmanager

@@ -13,8 +13,9 @@ import json
 import tempfile
 from pathlib import Path
 
-from benchmarks.harness import ROOT, free_port, load, machine, python_process, server_process
+from benchmarks.harness import ROOT, free_port, load, machine, python_process
 from nemo_gym.testing.scripted_upstream import ScriptedUpstream
+from nemo_gym.testing.servers import run_entrypoint
 
 ECHO = """
 import uvicorn
@@ -63,7 +64,7 @@ def main() -> None:
                 load(f"http://127.0.0.1:{echo_port}/v1/responses", BODY, args.requests, args.concurrency)
             )
         model_dir = ROOT / "responses_api_models" / "vllm_model"
-        with server_process(model_dir, "policy_model", config, logs / "vllm_model.log"):
+        with run_entrypoint(model_dir, "policy_model", config, logs / "vllm_model.log"):
             url = f"http://127.0.0.1:{model_port}/v1/responses"
             asyncio.run(load(url, BODY, 200, 8))
             results["vllm_model"] = asyncio.run(load(url, BODY, args.requests, args.concurrency))

@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import time
 from pathlib import Path
 
 from benchmarks.harness import ROOT, free_port, machine
+from nemo_gym.runtime.ray_setup import LocalRayCluster
 from nemo_gym.testing.scripted_upstream import ScriptedUpstream
 
 CONFIGS = (
@@ -56,34 +56,6 @@ def time_one(upstream_url: str, log_path: Path, extra: list[str], env: dict[str,
             process.wait(timeout=30)
 
 
-def start_ray() -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ray.scripts.scripts",
-            "start",
-            "--head",
-            "--block",
-            f"--port={port}",
-            "--node-ip-address=127.0.0.1",
-            f"--ray-client-server-port={free_port()}",
-            "--include-dashboard=false",
-            "--disable-usage-stats",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "RAY_AUTH_MODE": "token"},
-    )
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return process, f"127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.1)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
@@ -94,7 +66,11 @@ def main() -> None:
     with ScriptedUpstream() as upstream:
         for index in range(args.repeats):
             runs["ray_included"].append(time_one(upstream.base_url, logs / f"inc{index}.log", [], env))
-        ray_process, address = start_ray()
+        os.environ["RAY_AUTH_MODE"] = "token"  # the cluster and the servers that join it
+        cluster = LocalRayCluster()
+        cluster.start()
+        cluster.wait_ready()
+        address = cluster.address
         try:
             joined_env = {**env, "RAY_AUTH_MODE": "token"}
             for index in range(args.repeats):
@@ -104,8 +80,7 @@ def main() -> None:
                     )
                 )
         finally:
-            ray_process.send_signal(signal.SIGTERM)
-            ray_process.wait(timeout=30)
+            cluster.stop()
     print(
         json.dumps(
             {

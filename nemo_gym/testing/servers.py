@@ -1,13 +1,20 @@
 """Run a FastAPI app on a free loopback port for tests, and build servers without ng_run."""
 
 import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import uvicorn
+import yaml
 from fastapi import FastAPI
 from omegaconf import OmegaConf
 
@@ -51,3 +58,55 @@ def make_server_client(
     return ServerClient(
         head_server_config=HeadServerConfig(host="127.0.0.1", port=0), global_config_dict=OmegaConf.create(config)
     )
+
+
+@contextlib.contextmanager
+def run_entrypoint(
+    server_dir: Path,
+    instance: str,
+    config: dict[str, Any],
+    log_path: Path | None = None,
+    timeout_s: float = 60.0,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Run a server folder's ``app.py`` alone, as ng_run would (the two ``NEMO_GYM_CONFIG_*`` variables).
+
+    ``config`` must give the instance an explicit host and port. Yields ``(base_url, process)`` once ``/health``
+    answers; the server is interrupted on exit. Its output goes to ``log_path`` (a temporary file by default) and
+    is quoted in the error if it never becomes healthy.
+    """
+    from nemo_gym.config.paths import repo_root
+
+    fields = next(iter(next(iter(config[instance].values())).values()))
+    url = f"http://{fields['host']}:{fields['port']}"
+    env = {
+        **os.environ,
+        "NEMO_GYM_CONFIG_DICT": yaml.safe_dump(config),
+        "NEMO_GYM_CONFIG_PATH": instance,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(server_dir), str(repo_root()), os.environ.get("PYTHONPATH")])),
+    }
+    log_path = log_path or Path(tempfile.mkstemp(prefix=f"{instance}_", suffix=".log")[1])
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "app.py"], cwd=server_dir, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            deadline = time.monotonic() + timeout_s
+            while True:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    state = f"exited with {process.returncode}" if process.poll() is not None else "not healthy"
+                    tail = log_path.read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"{instance} ({server_dir}) {state} after start:\n{tail}")
+                try:
+                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.05)
+            yield url, process
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

@@ -5,14 +5,15 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
+from collections.abc import Iterator
 
 import httpx
 import psutil
 import pytest
 
 from nemo_gym.config.ports import find_open_port
+from nemo_gym.runtime.ray_setup import LocalRayCluster
 from nemo_gym.testing.responses import user_message, verify_request
 from tests.e2e.ngrun_harness import NG_RUN, NgRun
 
@@ -80,63 +81,40 @@ def test_ng_run_as_pid_1_stops_cleanly_on_sigterm(tmp_path) -> None:
     assert "NeMo Gym finished!" in output and "killing it" not in output
 
 
-def _start_external_ray(tmp_path):
-    port = find_open_port()
-    env = {**os.environ, "RAY_AUTH_MODE": "token"}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ray.scripts.scripts",
-            "start",
-            "--head",
-            "--block",
-            f"--port={port}",
-            "--node-ip-address=127.0.0.1",
-            f"--ray-client-server-port={find_open_port([port])}",
-            "--include-dashboard=false",
-            "--disable-usage-stats",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "ray.log").open("wb"),
-    )
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return process, f"127.0.0.1:{port}"
-        except OSError:
-            assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "ray.log").read_text()
-            time.sleep(0.2)
+@pytest.fixture()
+def external_ray(monkeypatch) -> Iterator[LocalRayCluster]:
+    """A cluster started outside ng_run (as a trainer's would be), protected by Ray's token auth."""
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    cluster = LocalRayCluster()
+    cluster.start()
+    try:
+        cluster.wait_ready()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.mark.parametrize("how", ["config", "RAY_ADDRESS"])
-def test_joins_an_existing_ray_cluster_and_leaves_it_running(tmp_path, runs, monkeypatch, how) -> None:
-    ray_process, address = _start_external_ray(tmp_path)
-    try:
-        monkeypatch.setenv("RAY_AUTH_MODE", "token")
-        if how == "config":
-            run = NgRun(tmp_path, CONFIG, f"+ray_head_node_address={address}", env_yaml=ENV_YAML)
-        else:
-            monkeypatch.setenv("RAY_ADDRESS", address)
-            run = NgRun(tmp_path, CONFIG, env_yaml=ENV_YAML, keep_ray_address=True)
-        runs.append(run)
-        records = run.wait_ready()
-        assert "Starting Ray cluster" not in run.output()
-        counter = next(record for record in records if record["process_name"] == "counter_test")
-        info = httpx.post(f"{counter['url']}/ray_info", json={}, timeout=60).json()
-        # Ray reports the cluster by the node's own IP; one machine, same GCS port: the same cluster
-        port = address.rsplit(":", 1)[1]
-        assert info["connected"] is True
-        assert info["gcs_address"].rsplit(":", 1)[1] == port and info["task_gcs"].rsplit(":", 1)[1] == port
-        run.process.send_signal(signal.SIGTERM)
-        assert run.wait_exit(20) == 0
-        assert ray_process.poll() is None, "ng_run must leave a cluster it joined running"
-        socket.create_connection(("127.0.0.1", int(address.rsplit(":", 1)[1])), timeout=2).close()
-    finally:
-        ray_process.send_signal(signal.SIGTERM)
-        ray_process.wait(timeout=30)
+def test_joins_an_existing_ray_cluster_and_leaves_it_running(tmp_path, runs, monkeypatch, how, external_ray) -> None:
+    address = external_ray.address
+    if how == "config":
+        run = NgRun(tmp_path, CONFIG, f"+ray_head_node_address={address}", env_yaml=ENV_YAML)
+    else:
+        monkeypatch.setenv("RAY_ADDRESS", address)
+        run = NgRun(tmp_path, CONFIG, env_yaml=ENV_YAML, keep_ray_address=True)
+    runs.append(run)
+    records = run.wait_ready()
+    assert "Starting Ray cluster" not in run.output()
+    counter = next(record for record in records if record["process_name"] == "counter_test")
+    info = httpx.post(f"{counter['url']}/ray_info", json={}, timeout=60).json()
+    # Ray reports the cluster by the node's own IP; one machine, same GCS port: the same cluster
+    port = address.rsplit(":", 1)[1]
+    assert info["connected"] is True
+    assert info["gcs_address"].rsplit(":", 1)[1] == port and info["task_gcs"].rsplit(":", 1)[1] == port
+    run.process.send_signal(signal.SIGTERM)
+    assert run.wait_exit(20) == 0
+    assert external_ray.process.poll() is None, "ng_run must leave a cluster it joined running"
+    socket.create_connection(("127.0.0.1", int(address.rsplit(":", 1)[1])), timeout=2).close()
 
 
 def test_isolated_envs_are_built_once_and_cached(tmp_path, runs) -> None:
@@ -170,40 +148,33 @@ def test_isolated_envs_are_built_once_and_cached(tmp_path, runs) -> None:
     assert second.wait_exit(20) == 0
 
 
-def test_math_verifier_ray_tasks_run_on_the_joined_cluster(tmp_path, runs, monkeypatch) -> None:
+def test_math_verifier_ray_tasks_run_on_the_joined_cluster(tmp_path, runs, external_ray) -> None:
     """The real math_with_judge server under ng_run, attached to an external cluster: verify runs through it."""
-    ray_process, address = _start_external_ray(tmp_path)
-    try:
-        monkeypatch.setenv("RAY_AUTH_MODE", "token")
-        root = tmp_path / "root"
-        shutil.copytree(NgRun.fixture_root(), root)
-        repo = NgRun.fixture_root().parents[2]
-        shutil.copytree(
-            repo / "resources_servers" / "math_with_judge",
-            root / "resources_servers" / "math_with_judge",
-            ignore=shutil.ignore_patterns("__pycache__", ".venv"),
-        )
-        (root / "configs" / "math.yaml").write_text(
-            "math:\n  resources_servers:\n    math_with_judge:\n      entrypoint: app.py\n      domain: math\n"
-        )
-        run = NgRun(
-            tmp_path / "run", "+config_paths=[configs/math.yaml]", f"+ray_head_node_address={address}", root=root
-        )
-        runs.append(run)
-        records = run.wait_ready()
-        assert "Starting Ray cluster" not in run.output()
-        body = verify_request("so \\boxed{2}", input=[user_message("1+1?")], expected_answer="2")
-        reply = httpx.post(f"{records[0]['url']}/verify", json=body, timeout=120)
-        assert reply.status_code == 200, reply.text
-        assert reply.json()["reward"] == 1.0
-        # The math server is a driver of that cluster (connected to its GCS), and no other cluster was started,
-        # so the Ray tasks behind the reward above ran on it.
-        gcs_port = int(address.rsplit(":", 1)[1])
-        connections = psutil.Process(records[0]["pid"]).net_connections(kind="tcp")
-        assert any(conn.raddr and conn.raddr.port == gcs_port for conn in connections)
-        run.process.send_signal(signal.SIGTERM)
-        assert run.wait_exit(20) == 0
-        assert ray_process.poll() is None
-    finally:
-        ray_process.send_signal(signal.SIGTERM)
-        ray_process.wait(timeout=30)
+    address = external_ray.address
+    root = tmp_path / "root"
+    shutil.copytree(NgRun.fixture_root(), root)
+    repo = NgRun.fixture_root().parents[2]
+    shutil.copytree(
+        repo / "resources_servers" / "math_with_judge",
+        root / "resources_servers" / "math_with_judge",
+        ignore=shutil.ignore_patterns("__pycache__", ".venv"),
+    )
+    (root / "configs" / "math.yaml").write_text(
+        "math:\n  resources_servers:\n    math_with_judge:\n      entrypoint: app.py\n      domain: math\n"
+    )
+    run = NgRun(tmp_path / "run", "+config_paths=[configs/math.yaml]", f"+ray_head_node_address={address}", root=root)
+    runs.append(run)
+    records = run.wait_ready()
+    assert "Starting Ray cluster" not in run.output()
+    body = verify_request("so \\boxed{2}", input=[user_message("1+1?")], expected_answer="2")
+    reply = httpx.post(f"{records[0]['url']}/verify", json=body, timeout=120)
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["reward"] == 1.0
+    # The math server is a driver of that cluster (connected to its GCS), and no other cluster was started,
+    # so the Ray tasks behind the reward above ran on it.
+    gcs_port = int(address.rsplit(":", 1)[1])
+    connections = psutil.Process(records[0]["pid"]).net_connections(kind="tcp")
+    assert any(conn.raddr and conn.raddr.port == gcs_port for conn in connections)
+    run.process.send_signal(signal.SIGTERM)
+    assert run.wait_exit(20) == 0
+    assert external_ray.process.poll() is None
