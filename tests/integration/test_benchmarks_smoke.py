@@ -1,0 +1,47 @@
+"""A quick smoke of every benchmark script: it runs end to end on tiny inputs and prints its JSON figures."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_benchmark(*args: str) -> list[dict]:
+    result = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert lines, result.stdout[-2000:]
+    for line in lines:
+        assert line["machine"]["cpus"] >= 1 and line["machine"]["python"]
+    return lines
+
+
+def test_throughput_smoke() -> None:
+    (line,) = run_benchmark("benchmarks.throughput", "--rows", "40", "--env", "example_single_tool_call")
+    for case in ("concurrency_64", "unbounded"):
+        assert line[case]["rows_written"] == 40 and line[case]["failures"] == 0
+        assert line[case]["rollouts_per_s"] > 0 and line[case]["cpu_ms_per_rollout"] > 0
+
+
+def test_concurrency_smoke() -> None:
+    (line,) = run_benchmark("benchmarks.concurrency", "--rows", "300", "--latency", "0.2")
+    assert line["rows_written"] == 300 and line["failures"] == 0 and line["exit_code"] == 0
+    assert line["server_peak_rss_mb"]
+
+
+def test_startup_smoke() -> None:
+    (line,) = run_benchmark("benchmarks.startup", "--repeats", "1")
+    assert 0 < line["ray_excluded_median_s"] and 0 < line["ray_included_median_s"]
+
+
+def test_hop_smoke() -> None:
+    (line,) = run_benchmark("benchmarks.hop", "--requests", "200", "--concurrency", "16")
+    assert line["echo"]["errors"] == 0 and line["vllm_model"]["errors"] == 0
+    assert 0 < line["ratio_vllm_model_to_echo"]
+
+
+def test_verify_smoke() -> None:
+    (line,) = run_benchmark("benchmarks.verify", "--answers", "60", "--words", "50")
+    assert line["serial_answers_per_s"] > 0 and line["ray_answers_per_s"] > 0
