@@ -2,8 +2,10 @@
 
 from abc import abstractmethod
 
-from fastapi import Body, FastAPI
+from fastapi import Body, FastAPI, Request
+from fastapi.responses import JSONResponse
 
+from nemo_gym.chat_translation import TranslationError
 from nemo_gym.config.schema import BaseRunServerInstanceConfig
 from nemo_gym.http.server_base import SimpleServer
 from nemo_gym.openai_utils import (
@@ -25,6 +27,12 @@ class BaseResponsesAPIModel(SimpleServer):
 class SimpleResponsesAPIModel(BaseResponsesAPIModel):
     def setup_webserver(self) -> FastAPI:
         app = self.create_app()
+
+        async def untranslatable(request: Request, error: TranslationError) -> JSONResponse:
+            # A Responses request a Chat Completions backend cannot express is the client's error.
+            return JSONResponse(status_code=400, content={"detail": str(error)})
+
+        app.add_exception_handler(TranslationError, untranslatable)
         app.post("/v1/chat/completions")(self.chat_completions)
         app.post("/v1/responses")(self.responses)
         return app

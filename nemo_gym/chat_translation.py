@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -364,3 +365,22 @@ def empty_completion(model: str) -> dict[str, Any]:
         "model": model,
         "choices": [{"index": 0, "finish_reason": "length", "message": message, "logprobs": None}],
     }
+
+
+async def respond_via_chat(
+    request: dict,
+    complete: Callable[[dict], Awaitable[dict]],
+    *,
+    model: str,
+    keep_token_ids: bool = False,
+) -> dict[str, Any]:
+    """One Responses call served by a Chat Completions backend: translate ``request``, ``await complete(chat
+    params)``, and build the Response from its first choice. A request that cannot be translated raises
+    :class:`TranslationError` (model servers answer it with a 400)."""
+    chat_params = responses_to_chat_params(request, keep_token_ids=keep_token_ids)
+    completion = await complete(chat_params)
+    choice = completion["choices"][0]
+    output = chat_message_to_output_items(choice["message"], keep_token_ids=keep_token_ids)
+    return build_response(
+        request, output, model=model, finish_reason=choice.get("finish_reason"), usage=completion.get("usage")
+    )

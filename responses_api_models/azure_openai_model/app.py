@@ -3,15 +3,12 @@
 import asyncio
 from typing import Any
 
-from fastapi import Body, HTTPException, Request
+from fastapi import Body, Request
 from openai import AsyncAzureOpenAI
 
 from nemo_gym.base_responses_api_model import BaseResponsesAPIModelConfig, SimpleResponsesAPIModel
 from nemo_gym.chat_translation import (
-    TranslationError,
-    build_response,
-    chat_message_to_output_items,
-    responses_to_chat_params,
+    respond_via_chat,
 )
 from nemo_gym.openai_utils import (
     NeMoGymChatCompletion,
@@ -61,20 +58,8 @@ class AzureOpenAIModelServer(SimpleResponsesAPIModel):
     async def responses(
         self, request: Request, body: NeMoGymResponseCreateParamsNonStreaming = Body()
     ) -> NeMoGymResponse:
-        sent = body.model_dump(exclude_unset=True)
-        try:
-            params = responses_to_chat_params(sent)
-        except TranslationError as error:
-            raise HTTPException(status_code=400, detail=str(error)) from None
-        completion = await self._create(params)
-        choice = completion["choices"][0]
-        output = chat_message_to_output_items(choice["message"])
-        response = build_response(
-            sent,
-            output,
-            model=self.config.openai_model,
-            finish_reason=choice.get("finish_reason"),
-            usage=completion.get("usage"),
+        response = await respond_via_chat(
+            body.model_dump(exclude_unset=True), self._create, model=self.config.openai_model
         )
         return NeMoGymResponse.model_validate(response)
 

@@ -18,11 +18,8 @@ from pydantic import model_validator
 
 from nemo_gym.base_responses_api_model import BaseResponsesAPIModelConfig, SimpleResponsesAPIModel
 from nemo_gym.chat_translation import (
-    TranslationError,
-    build_response,
-    chat_message_to_output_items,
     empty_completion,
-    responses_to_chat_params,
+    respond_via_chat,
 )
 from nemo_gym.openai_utils import (
     NeMoGymChatCompletion,
@@ -121,21 +118,7 @@ class LocalModel(SimpleResponsesAPIModel):
     async def responses(
         self, request: Request, body: NeMoGymResponseCreateParamsNonStreaming = Body()
     ) -> NeMoGymResponse:
-        sent = body.model_dump(exclude_unset=True)
-        try:
-            chat_params = responses_to_chat_params(sent)
-        except TranslationError as error:
-            raise HTTPException(status_code=400, detail=str(error)) from None
-        completion = await self._complete(chat_params)
-        choice = completion["choices"][0]
-        output = chat_message_to_output_items(choice["message"])
-        response = build_response(
-            sent,
-            output,
-            model=self._model_name,
-            finish_reason=choice.get("finish_reason"),
-            usage=completion.get("usage"),
-        )
+        response = await respond_via_chat(body.model_dump(exclude_unset=True), self._complete, model=self._model_name)
         return Response(orjson.dumps(response), media_type="application/json")
 
     async def chat_completions(

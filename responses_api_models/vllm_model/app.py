@@ -20,12 +20,10 @@ from pydantic import model_validator
 from nemo_gym.base_responses_api_model import BaseResponsesAPIModelConfig, SimpleResponsesAPIModel
 from nemo_gym.chat_translation import (
     TranslationError,
-    build_response,
-    chat_message_to_output_items,
     empty_completion,
     generation_token_fields,
     inline_reasoning_from_upstream,
-    responses_to_chat_params,
+    respond_via_chat,
     split_reasoning_for_upstream,
 )
 from nemo_gym.http.client import RETRYABLE_EXCEPTIONS, default_retry_policy
@@ -137,21 +135,12 @@ class VLLMModel(SimpleResponsesAPIModel):
     async def responses(
         self, request: Request, body: NeMoGymResponseCreateParamsNonStreaming = Body()
     ) -> NeMoGymResponse:
-        training = self.config.return_token_id_information
-        sent = body.model_dump(exclude_unset=True)
-        try:
-            chat_params = responses_to_chat_params(sent, keep_token_ids=training)
-        except TranslationError as error:
-            raise HTTPException(status_code=400, detail=str(error)) from None
-        completion = await self._complete(chat_params, request.session[SESSION_ID_KEY])
-        choice = completion["choices"][0]
-        output = chat_message_to_output_items(choice["message"], keep_token_ids=training)
-        response = build_response(
-            sent,
-            output,
+        session_id = request.session[SESSION_ID_KEY]
+        response = await respond_via_chat(
+            body.model_dump(exclude_unset=True),
+            lambda chat_params: self._complete(chat_params, session_id),
             model=await self.served_model(),
-            finish_reason=choice.get("finish_reason"),
-            usage=completion.get("usage"),
+            keep_token_ids=self.config.return_token_id_information,
         )
         # Serialised once with orjson; the dicts already have the NeMoGymResponse shape.
         return Response(orjson.dumps(response), media_type="application/json")
