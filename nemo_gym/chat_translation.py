@@ -98,6 +98,16 @@ def _input_part_to_chat(part: dict) -> dict:
     raise TranslationError(f"Unsupported content part type {part_type!r} in an input message")
 
 
+def _tool_output_part_to_chat(part: dict) -> dict:
+    # A Chat Completions tool message holds text parts only.
+    if part.get("type") in ("input_text", "text"):
+        return {"type": "text", "text": part.get("text", "")}
+    raise TranslationError(
+        f"A function_call_output part of type {part.get('type')!r} cannot be sent to a Chat Completions model "
+        "(tool messages hold text only)"
+    )
+
+
 def _assistant_text(content: Any) -> str:
     if content is None:
         return ""
@@ -170,7 +180,10 @@ def responses_to_chat_params(body: dict, *, keep_token_ids: bool = False) -> dic
             builder.tool_calls.append({"id": item["call_id"], "type": "function", "function": function})
         elif item_type == "function_call_output":
             builder.flush_assistant()
-            builder.messages.append({"role": "tool", "content": item["output"], "tool_call_id": item["call_id"]})
+            output = item["output"]
+            if not isinstance(output, str):
+                output = [_tool_output_part_to_chat(part) for part in output]
+            builder.messages.append({"role": "tool", "content": output, "tool_call_id": item["call_id"]})
         else:
             raise TranslationError(f"Unsupported input item type {item_type!r}")
         if item.get("prompt_token_ids") is not None:

@@ -119,14 +119,16 @@ def test_reasoning_status_is_dropped():
     assert "status" not in item.model_dump()
 
 
-def test_function_call_output_must_be_a_string():
+def test_function_call_output_is_a_string_or_a_list_of_parts():
     with pytest.raises(ValidationError):
         _params(input=[{"type": "function_call_output", "call_id": "c", "output": {"a": 1}}])
 
 
-def test_every_item_class_has_a_training_variant():
+def test_every_item_a_model_call_can_end_with_has_a_training_variant():
+    # The reference's five: messages (three forms), function calls and reasoning; not function_call_output.
     assert RESPONSES_TO_TRAIN[NeMoGymResponseFunctionToolCall] is NeMoGymResponseFunctionToolCallForTraining
-    assert len(RESPONSES_TO_TRAIN) == 6
+    assert len(RESPONSES_TO_TRAIN) == 5
+    assert NeMoGymFunctionCallOutput not in RESPONSES_TO_TRAIN
 
 
 def _response(output):
