@@ -12,23 +12,71 @@ from typing import Any
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from nemo_gym.config.instances import RESERVED_TOP_LEVEL_KEYS
+from nemo_gym.config.instance_types import format_almost_server_warning
 from nemo_gym.config.loader import ParsedConfig, parse_config
 from nemo_gym.config.ports import DEFAULT_HEAD_SERVER_PORT, find_open_port
 
 NEMO_GYM_CONFIG_DICT_ENV_VAR_NAME = "NEMO_GYM_CONFIG_DICT"
 NEMO_GYM_CONFIG_PATH_ENV_VAR_NAME = "NEMO_GYM_CONFIG_PATH"
 NEMO_GYM_SESSION_SECRET_ENV_VAR_NAME = "NEMO_GYM_SESSION_SECRET"
-NEMO_GYM_RESERVED_TOP_LEVEL_KEYS = sorted(RESERVED_TOP_LEVEL_KEYS)
+HEAD_SERVER_KEY_NAME = "head_server"
+
+# Names of the reserved top-level keys, and of the conventional policy_* keys model configs interpolate.
+CONFIG_PATHS_KEY_NAME = "config_paths"
+ENTRYPOINT_KEY_NAME = "entrypoint"
+DEFAULT_HOST_KEY_NAME = "default_host"
+DISALLOWED_PORTS_KEY_NAME = "disallowed_ports"
+HEAD_SERVER_DEPS_KEY_NAME = "head_server_deps"
+PYTHON_VERSION_KEY_NAME = "python_version"
+PIP_INSTALL_VERBOSE_KEY_NAME = "pip_install_verbose"
+USE_ABSOLUTE_IP = "use_absolute_ip"
+UV_PIP_SET_PYTHON_KEY_NAME = "uv_pip_set_python"
+HF_TOKEN_KEY_NAME = "hf_token"
+RAY_HEAD_NODE_ADDRESS_KEY_NAME = "ray_head_node_address"
+POLICY_BASE_URL_KEY_NAME = "policy_base_url"
+POLICY_API_KEY_KEY_NAME = "policy_api_key"
+POLICY_MODEL_NAME_KEY_NAME = "policy_model_name"
+
+# The reference's twelve, in its order; NeMo Gym reserves a few more of its own (nemo_gym.config.instances).
+NEMO_GYM_RESERVED_TOP_LEVEL_KEYS = [
+    CONFIG_PATHS_KEY_NAME,
+    ENTRYPOINT_KEY_NAME,
+    DEFAULT_HOST_KEY_NAME,
+    HEAD_SERVER_KEY_NAME,
+    DISALLOWED_PORTS_KEY_NAME,
+    HEAD_SERVER_DEPS_KEY_NAME,
+    PYTHON_VERSION_KEY_NAME,
+    PIP_INSTALL_VERBOSE_KEY_NAME,
+    USE_ABSOLUTE_IP,
+    UV_PIP_SET_PYTHON_KEY_NAME,
+    HF_TOKEN_KEY_NAME,
+    RAY_HEAD_NODE_ADDRESS_KEY_NAME,
+]
 
 _GLOBAL_CONFIG_DICT: DictConfig | None = None
 
 __all__ = [
+    "CONFIG_PATHS_KEY_NAME",
     "DEFAULT_HEAD_SERVER_PORT",
+    "DEFAULT_HOST_KEY_NAME",
+    "DISALLOWED_PORTS_KEY_NAME",
+    "ENTRYPOINT_KEY_NAME",
+    "HEAD_SERVER_DEPS_KEY_NAME",
+    "HEAD_SERVER_KEY_NAME",
+    "HF_TOKEN_KEY_NAME",
+    "PIP_INSTALL_VERBOSE_KEY_NAME",
+    "POLICY_API_KEY_KEY_NAME",
+    "POLICY_BASE_URL_KEY_NAME",
+    "POLICY_MODEL_NAME_KEY_NAME",
+    "PYTHON_VERSION_KEY_NAME",
+    "RAY_HEAD_NODE_ADDRESS_KEY_NAME",
+    "USE_ABSOLUTE_IP",
+    "UV_PIP_SET_PYTHON_KEY_NAME",
     "NEMO_GYM_CONFIG_DICT_ENV_VAR_NAME",
     "NEMO_GYM_CONFIG_PATH_ENV_VAR_NAME",
     "NEMO_GYM_RESERVED_TOP_LEVEL_KEYS",
     "find_open_port",
+    "format_almost_server_warning",
     "get_first_server_config_dict",
     "get_global_config_dict",
     "parse_global_config",
@@ -85,3 +133,4 @@ def config_to_yaml(config: Mapping[str, Any] | DictConfig) -> str:
     if isinstance(config, DictConfig):
         return OmegaConf.to_yaml(config)
     return yaml.safe_dump(dict(config), sort_keys=False)
+

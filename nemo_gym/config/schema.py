@@ -121,9 +121,14 @@ class ServerInstance(BaseModel):
         return f"{self.server_type}/{self.implementation}"
 
 
-class HeadServerConfig(BaseModel):
+class BaseServerConfig(BaseModel):
+    """Where a server listens: what a client needs to reach it (the head server, for trainers)."""
+
     host: str
     port: int
+
+
+class HeadServerConfig(BaseServerConfig):
     num_workers: int | None = None
 
 
