@@ -34,6 +34,7 @@ __all__ = [
     "CollectionResult",
     "RolloutCollectionConfig",
     "RolloutCollectionHelper",
+    "collect_rollouts",
     "run_examples",
 ]
 
@@ -159,3 +160,11 @@ def run_examples(
 ) -> Iterator[Awaitable[tuple[dict[str, Any], dict[str, Any]]]]:
     """``RolloutCollectionHelper().run_examples(...)`` for callers that need no helper of their own."""
     return RolloutCollectionHelper().run_examples(examples, head_server_config)
+
+
+def collect_rollouts() -> None:
+    """The ``ng_collect_rollouts`` command (parameters from the command line, as ``RolloutCollectionConfig``);
+    exits with 0 when every rollout succeeded."""
+    from nemo_gym.cli.rollouts import collect_main
+
+    collect_main()

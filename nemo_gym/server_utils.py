@@ -1,30 +1,70 @@
-"""Public face of the HTTP layer (the reference's ``nemo_gym.server_utils``)."""
+"""Public face of the HTTP layer (the reference's ``nemo_gym.server_utils``).
+
+The implementation lives in :mod:`nemo_gym.http` (client, retry policy, server base, middlewares) and
+:mod:`nemo_gym.runtime` (head server, Ray).
+"""
 
 from nemo_gym.config.ports import DEFAULT_HEAD_SERVER_PORT
+from nemo_gym.config.schema import BaseServerConfig
+from nemo_gym.global_config import HEAD_SERVER_KEY_NAME
 from nemo_gym.http.client import (
     close_global_aiohttp_session,
     configure_http_client,
     get_global_aiohttp_session,
     request,
 )
+from nemo_gym.http.global_client import (
+    MAX_NUM_TRIES,
+    GlobalAIOHTTPAsyncClientConfig,
+    get_global_aiohttp_client,
+    global_aiohttp_client_exit,
+    is_global_aiohttp_client_setup,
+    set_global_aiohttp_client,
+)
 from nemo_gym.http.middleware import SESSION_ID_KEY
 from nemo_gym.http.retry_policy import RetryPolicy
 from nemo_gym.http.server_base import BaseServer, SimpleServer, is_nemo_gym_fastapi_worker
 from nemo_gym.http.server_client import ServerClient, ServerStatus, get_response_json, raise_for_status
+from nemo_gym.http.server_settings import (
+    IS_NEMO_GYM_FASTAPI_WORKER_KEY_NAME,
+    ProfilingMiddlewareConfig,
+    ProfilingMiddlewareInputConfig,
+    UvicornLoggingConfig,
+    initialize_ray,
+    set_is_nemo_gym_fastapi_worker,
+)
+from nemo_gym.runtime.display_config import ServerInstanceDisplayConfig
+from nemo_gym.runtime.head_server import HeadServer
 
 __all__ = [
     "DEFAULT_HEAD_SERVER_PORT",
+    "HEAD_SERVER_KEY_NAME",
+    "IS_NEMO_GYM_FASTAPI_WORKER_KEY_NAME",
+    "MAX_NUM_TRIES",
     "SESSION_ID_KEY",
     "BaseServer",
+    "BaseServerConfig",
+    "GlobalAIOHTTPAsyncClientConfig",
+    "HeadServer",
+    "ProfilingMiddlewareConfig",
+    "ProfilingMiddlewareInputConfig",
     "RetryPolicy",
     "ServerClient",
+    "ServerInstanceDisplayConfig",
     "ServerStatus",
     "SimpleServer",
+    "UvicornLoggingConfig",
     "close_global_aiohttp_session",
     "configure_http_client",
+    "get_global_aiohttp_client",
     "get_global_aiohttp_session",
     "get_response_json",
+    "global_aiohttp_client_exit",
+    "initialize_ray",
+    "is_global_aiohttp_client_setup",
     "is_nemo_gym_fastapi_worker",
     "raise_for_status",
     "request",
+    "set_global_aiohttp_client",
+    "set_is_nemo_gym_fastapi_worker",
 ]
