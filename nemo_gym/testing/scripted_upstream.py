@@ -4,8 +4,9 @@ Routes: ``POST /v1/chat/completions`` (also at Azure's ``/openai/deployments/<na
 calls, ``<think>`` text or ``reasoning_content``, logprobs with ``token_id:N`` tokens, ``prompt_token_ids`` and
 ``token_ids`` on ``return_token_ids``, ``finish_reason: length``), ``POST /tokenize``, ``GET /v1/models``,
 ``POST /v1/responses`` and ``GET /health``. What it answers comes from
-``scripted_behaviour`` (rules, else the built-in default). Latency, random faults and a context-length limit are
-options. Built on aiohttp.web so it is never the bottleneck of a 16k-concurrency run.
+``scripted_behaviour`` (rules, else the built-in default). Latency, random faults, a context-length limit and
+refusals of named fields or message roles (a server stricter than vLLM) are options. Built on aiohttp.web so it is
+never the bottleneck of a 16k-concurrency run.
 
 In-process use::
 
@@ -98,6 +99,8 @@ class ScriptedUpstream:
         hang_seconds: float = 600.0,
         record_limit: int = 1000,
         supports_return_token_ids: bool = True,
+        refused_fields: tuple[str, ...] = (),
+        refused_roles: tuple[str, ...] = (),
     ) -> None:
         if reasoning_mode not in REASONING_MODES:
             raise ValueError(f"reasoning_mode must be one of {REASONING_MODES}, got {reasoning_mode!r}")
@@ -109,6 +112,9 @@ class ScriptedUpstream:
         self.requests: deque[RecordedRequest] = deque(maxlen=record_limit)
         # False behaves like vLLM < 0.10.2, which ignores `return_token_ids` (clients must call /tokenize).
         self.supports_return_token_ids = supports_return_token_ids
+        # A server stricter than vLLM: these request (or message) fields get OpenAI's 400 for an unknown argument,
+        # these message roles llama_cpp.server's 500 for a failed validation.
+        self.refused_fields, self.refused_roles = tuple(refused_fields), tuple(refused_roles)
         self._rng = random.Random(seed)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -248,6 +254,22 @@ class ScriptedUpstream:
             raise asyncio.CancelledError  # the connection is gone; nothing can be answered
         raise ValueError(f"Unknown scripted fault {fault!r}; expected one of {FAULT_KINDS} or a status object")
 
+    def _refusal(self, body: dict) -> web.Response | None:
+        for name in self.refused_fields:
+            if name in body:
+                return _error(400, f"Unrecognized request argument supplied: {name}", "invalid_request_error")
+        for index, message in enumerate(body["messages"]):
+            for name in self.refused_fields:
+                if isinstance(message, dict) and name in message:
+                    return _error(400, f"Invalid 'messages[{index}]': unknown parameter '{name}'.", "BadRequestError")
+            role = message.get("role") if isinstance(message, dict) else None
+            if role in self.refused_roles:
+                # llama_cpp.server's wording: a pydantic validation error, served as 500.
+                where = f"'loc': ('body', 'messages', {index}, 'role')"
+                error = f"{{'type': 'literal_error', {where}, 'msg': \"Input should be 'system'\", 'input': {role!r}}}"
+                return _error(500, f"1 validation error:\n  {error}", "internal_server_error")
+        return None
+
     def _context_length_error(self, requested: int, completion: int) -> web.Response:
         limit = self.max_model_len or 32768
         message = (
@@ -312,6 +334,9 @@ class ScriptedUpstream:
             return _error(400, "Request body is not valid JSON", "BadRequestError")
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body["messages"]:
             return _error(400, "messages must be a non-empty list", "BadRequestError")
+        refusal = self._refusal(body)
+        if refusal is not None:
+            return refusal
         decision = self.rules.decide(Conversation.from_chat(body))
         fault_response = await self._apply_decision(decision, request)
         if fault_response is not None:

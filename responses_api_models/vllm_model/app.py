@@ -3,6 +3,10 @@
 ``/v1/responses`` is translated to Chat Completions (``nemo_gym.chat_translation``), sent to a backend chosen by
 the rollout's session (stable hash; a failed backend is skipped for a while), and the reply translated back. In
 training mode every reply carries the prompt and generated token ids and the generation logprobs.
+
+Any OpenAI-compatible Chat Completions server works as the upstream: what a non-vLLM server refuses and has a
+portable form (the ``developer`` role, vLLM-only fields, ...) is retried once in that form and remembered for that
+upstream (``portability``).
 """
 
 import copy
@@ -36,6 +40,7 @@ from nemo_gym.openai_utils import (
     UpstreamHTTPError,
 )
 from nemo_gym.server_utils import SESSION_ID_KEY
+from responses_api_models.vllm_model.portability import DialectBook, is_request_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +125,7 @@ class VLLMModel(SimpleResponsesAPIModel):
             for url in self.config.base_url
         ]
         self._pool = BackendPool(clients, self.config.backend_cooldown_s)
+        self._dialects = DialectBook(self.config.name)
         self._served_model: str | None = self.config.model
 
     async def served_model(self) -> str:
@@ -186,6 +192,11 @@ class VLLMModel(SimpleResponsesAPIModel):
             completion, client = await self._call(upstream_body, session_id)
         except UpstreamHTTPError as error:
             text = error.response_content.decode("utf-8", errors="replace")
+            if error.status >= 500 and is_request_refusal(error.status, text):
+                # llama_cpp.server answers a request it cannot validate with 500; the request is at fault.
+                where = f"{self.config.name}: the upstream {error.request_info.real_url}"
+                detail = f"{where} refused the request (HTTP {error.status}): {_one_line(text)}"
+                raise HTTPException(status_code=400, detail=detail) from None
             if error.status != 400 or not CONTEXT_OVERFLOW.search(text):
                 raise
             logger.warning("%s: context window exceeded, answering with an empty reply: %s", self.config.name, text)
@@ -210,18 +221,38 @@ class VLLMModel(SimpleResponsesAPIModel):
             client = self._pool.clients[index]
             last = position == len(candidates) - 1
             try:
-                return await client.create_chat_completion(**body), client
+                return await self._call_portably(client, body), client
             except RETRYABLE_EXCEPTIONS as error:
                 self._pool.mark_down(index, f"{type(error).__name__}: {error}")
                 if last:
                     raise
             except UpstreamHTTPError as error:
-                if error.status < 500:
+                if is_request_refusal(error.status, error.response_content.decode("utf-8", errors="replace")):
                     raise
                 self._pool.mark_down(index, f"HTTP {error.status}")
                 if last:
                     raise
         raise AssertionError("unreachable: the pool always has a backend")
+
+    async def _call_portably(self, client: NeMoGymAsyncOpenAI, body: dict) -> dict:
+        """One upstream call in the dialect learnt for ``client``. When the upstream refuses a part of the request
+        that has a portable form (``portability``), retry once with it and remember it if that succeeds."""
+        dialect = self._dialects.get(client.base_url)
+        refused_status = None
+        while True:
+            sent = dialect.adapt(body)
+            try:
+                completion = await client.create_chat_completion(**sent)
+            except UpstreamHTTPError as error:
+                text = error.response_content.decode("utf-8", errors="replace")
+                fixed = None if CONTEXT_OVERFLOW.search(text) else dialect.fix_for(sent, error.status, text)
+                if fixed is None:
+                    raise
+                dialect, refused_status = fixed, error.status
+                continue
+            if refused_status is not None:
+                self._dialects.remember(client.base_url, dialect, refused_status)
+            return completion
 
     async def _attach_token_ids(
         self, completion: dict, choice: dict, client: NeMoGymAsyncOpenAI, body: dict, template_kwargs: dict | None
@@ -231,7 +262,12 @@ class VLLMModel(SimpleResponsesAPIModel):
             # A training-side server (NeMo RL) already attached the bundle.
             choice["logprobs"] = None
             return
-        generation_ids, log_probs = generation_token_fields(choice)
+        try:
+            generation_ids, log_probs = generation_token_fields(choice)
+        except ValueError:
+            raise self._no_token_ids(client, "its logprob tokens are text, not `token_id:N`") from None
+        except (RuntimeError, KeyError, TypeError) as error:
+            raise self._no_token_ids(client, str(error) or "no logprobs in its reply") from None
         prompt_ids = completion.pop("prompt_token_ids", None)
         if prompt_ids is None:
             tokenize_body: dict[str, Any] = {"model": body["model"], "messages": body["messages"]}
@@ -239,12 +275,37 @@ class VLLMModel(SimpleResponsesAPIModel):
                 tokenize_body["tools"] = body["tools"]
             if template_kwargs:
                 tokenize_body["chat_template_kwargs"] = template_kwargs
-            prompt_ids = (await client.create_tokenize(**tokenize_body))["tokens"]
+            try:
+                prompt_ids = (await client.create_tokenize(**tokenize_body))["tokens"]
+            except UpstreamHTTPError as error:
+                if error.status not in (404, 405, 501):
+                    raise
+                reason = f"no `prompt_token_ids` and HTTP {error.status} from {client.root_url}/tokenize"
+                raise self._no_token_ids(client, reason) from None
         message["prompt_token_ids"] = prompt_ids
         message["generation_token_ids"] = generation_ids
         message["generation_log_probs"] = log_probs
         choice["logprobs"] = None
         choice.pop("token_ids", None)
+
+    def _no_token_ids(self, client: NeMoGymAsyncOpenAI, reason: str) -> HTTPException:
+        return HTTPException(
+            status_code=502,
+            detail=(
+                f"{self.config.name}: the upstream {client.base_url} does not return token ids ({reason}); "
+                "return_token_id_information: true (training) needs a server that does, such as vLLM's OpenAI server"
+            ),
+        )
+
+
+def _one_line(error_body: str, limit: int = 1000) -> str:
+    """An upstream error body as one short line: its OpenAI-style ``error.message`` when it has one."""
+    try:
+        parsed = orjson.loads(error_body)
+        message = parsed["error"]["message"] if isinstance(parsed.get("error"), dict) else error_body
+    except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError):
+        message = error_body
+    return " ".join(str(message).split())[:limit]
 
 
 def _json_metadata(metadata: dict, key: str) -> dict:
