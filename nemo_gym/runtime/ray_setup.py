@@ -1,18 +1,25 @@
 """Ray: ng_run starts a local cluster (or joins one); every server process connects to that same cluster."""
 
+import atexit
+import contextlib
 import logging
 import os
+import re
+import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from nemo_gym.config.ports import find_open_port
 from nemo_gym.errors import SupervisorError
-from nemo_gym.runtime.process_utils import child_preexec
+from nemo_gym.runtime.process_utils import child_preexec, signal_group
 
 logger = logging.getLogger("nemo_gym.ray")
 
@@ -83,9 +90,14 @@ def ensure_ray_initialized(num_cpus: int | None = None) -> None:
         initialize_ray(config)
         return
     # address="local": a private cluster for a server run on its own, never someone else's cluster that
-    # happens to run on this machine.
+    # happens to run on this machine; protected by a token of its own, not one in the user's home.
+    private = PrivateRayFolder()
+    os.environ.pop("RAY_AUTH_TOKEN", None)  # it would take precedence over the file
+    os.environ.update(private.env())
+    atexit.register(private.remove)  # runs after ray's own exit hook, registered later by ray.init
     ray.init(
         address="local",
+        _temp_dir=str(private.temp_dir),
         runtime_env=job_runtime_env(),
         ignore_reinit_error=True,
         num_cpus=num_cpus,
@@ -108,8 +120,62 @@ def split_address(address: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
+RAY_AUTH_ENV_VARS = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
+
+
+class PrivateRayFolder:
+    """Everything of one cluster we start, in a private 0700 folder that is removed with the cluster.
+
+    - Its token: Ray (>= 2.52) protects clusters with a token; left to itself it keeps one in
+      ``~/.ray/auth_token`` and fails when none exists yet. Ours is a 0600 file here, handed to every process
+      that joins by path (``RAY_AUTH_TOKEN_PATH``), never by value, so it shows in no command line or config.
+    - Ray's temp dir (sessions, logs, sockets, and the ``ray_current_cluster`` pointer that ``ray start``
+      otherwise writes to ``/tmp/ray``, where a later plain ``ray.init()`` would find the dead cluster and wait).
+    """
+
+    def __init__(self) -> None:
+        base = tempfile.gettempdir()
+        if len(base) > 40:  # Ray's unix sockets live below this folder; their paths are limited to 107 bytes
+            base = "/tmp"
+        self.folder = Path(tempfile.mkdtemp(prefix="nemo_gym_ray_", dir=base))
+        self.temp_dir = self.folder / "ray"
+        self.token_path = self.folder / "auth_token"
+        fd = os.open(self.token_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+
+    def env(self) -> dict[str, str]:
+        return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(self.token_path)}
+
+    def apply(self, env: dict[str, str]) -> dict[str, str]:
+        """``env`` with this token in force (a ``RAY_AUTH_TOKEN`` of the user's would take precedence: dropped)."""
+        result = {key: value for key, value in env.items() if key not in RAY_AUTH_ENV_VARS}
+        result.update(self.env())
+        return result
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def explain_ray_failure(code: int | None, stderr: str) -> str:
+    """One line: why ``ray start`` gave up (its last error line) and what the user can do about it."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if re.search(r"(Error|Exception|error:|failed|Failed)", line)]
+    reason = (errors or lines or ["no output"])[-1]
+    if len(reason) > 300:
+        reason = reason[:300] + "..."
+    return (
+        f"the local Ray cluster could not start (exit code {code}): {reason} -- fix the cause above, or join a "
+        "running cluster with +ray_head_node_address=HOST:PORT"
+    )
+
+
 class LocalRayCluster:
-    """A head node started by ng_run with ``ray start --head --block``; stopping it stops the whole cluster."""
+    """A head node started by ng_run with ``ray start --head --block``; stopping it stops the whole cluster.
+
+    It is private to the run (``PrivateRayFolder``): its own token, handed to every child through ``child_env``,
+    and its own temp dir; after it stops, nothing of it is left in ``/tmp/ray`` or the user's home.
+    """
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.host = host
@@ -117,19 +183,27 @@ class LocalRayCluster:
         self.client_port = find_open_port([self.port])
         self.address = f"{host}:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
+        self.private = PrivateRayFolder()
 
-    def start(self) -> None:
-        command = [
+    def child_env(self, env: dict[str, str]) -> dict[str, str]:
+        """The environment a process needs to join this cluster: ``env`` plus this cluster's token."""
+        return self.private.apply(env)
+
+    def start_command(self) -> list[str]:
+        return [
             sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block",
             f"--port={self.port}", f"--node-ip-address={self.host}",
             f"--ray-client-server-port={self.client_port}",
-            "--include-dashboard=false", "--disable-usage-stats",
+            f"--temp-dir={self.private.temp_dir}", "--include-dashboard=false", "--disable-usage-stats",
         ]  # fmt: skip
+
+    def start(self) -> None:
         self.process = subprocess.Popen(
-            command,
+            self.start_command(),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            env=self.child_env(dict(os.environ)),
             preexec_fn=child_preexec,
         )
 
@@ -141,20 +215,28 @@ class LocalRayCluster:
                 return
             if self.process is not None and self.process.poll() is not None:
                 tail = (self.process.stderr.read() if self.process.stderr else b"").decode(errors="replace")
-                raise SupervisorError(
-                    f"the local Ray cluster exited with code {self.process.returncode}: {tail.strip()[-800:]}"
-                )
+                logger.debug("ray start output:\n%s", tail)
+                raise SupervisorError(explain_ray_failure(self.process.returncode, tail))
             if time.monotonic() > deadline:
-                raise SupervisorError(f"the local Ray cluster did not come up on {self.address} within {timeout_s}s")
+                raise SupervisorError(
+                    f"the local Ray cluster did not come up on {self.address} within {timeout_s:.0f}s -- check "
+                    "that the machine has free memory and /tmp space, or join a running cluster with "
+                    "+ray_head_node_address=HOST:PORT"
+                )
             time.sleep(0.1)
 
     def stop(self, timeout_s: float = 8.0) -> None:
+        """Stop the head and everything it started, then remove its private folder (token, sessions, logs)."""
         process = self.process
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                pass
+        if process is not None:
+            # the GCS, raylet and workers share the head's process group; none may outlive the run
+            signal_group(process.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=timeout_s)
+        self.private.remove()

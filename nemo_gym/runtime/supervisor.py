@@ -96,6 +96,14 @@ class Supervisor:
             self._stop_reason = reason
         self._stop.set()
 
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def stop_reason(self) -> str | None:
+        return self._stop_reason
+
     def install_signal_handlers(self) -> None:
         def handler(signum: int, _frame: Any) -> None:
             self.request_stop(signal.Signals(signum).name)
@@ -138,6 +146,7 @@ class Supervisor:
             if not self._stop.is_set():
                 self.say(f"Started Ray cluster at {self.ray_cluster.address}")
         self._wait_until_ready()
+        self._check_model_upstreams()
         if not self._stop.is_set():
             self._print_table()
 
@@ -145,9 +154,13 @@ class Supervisor:
         while not self._stop.wait(0.2):
             if os.getpid() == 1:
                 self._reap_orphans()
-            self._check_crashes()
-            if self.head is not None and not self.head.is_alive():
-                raise SupervisorError("head_server finished unexpectedly")
+            self.check_health()
+
+    def check_health(self) -> None:
+        """Raise SupervisorError naming the first server (or the head server) that is no longer running."""
+        self._check_crashes()
+        if self.head is not None and not self.head.is_alive():
+            raise SupervisorError("head_server finished unexpectedly")
 
     def shutdown(self) -> None:
         live = [child for child in self.children if child.process.poll() is None]
@@ -205,8 +218,6 @@ class Supervisor:
             _wait_tcp(host, port, 30.0, f"ray_head_node_address: no Ray cluster answers at {address}")
             return
         self.say("Starting Ray cluster...")
-        # Ray >= 2.5x protects a new cluster with a token in ~/.ray/auth_token; the children must use it too.
-        os.environ.setdefault("RAY_AUTH_MODE", "token")
         self.ray_cluster = LocalRayCluster()
         self.ray_cluster.start()
         self.config["ray_head_node_address"] = self.ray_cluster.address
@@ -227,6 +238,8 @@ class Supervisor:
             }
         )
         env.pop("IS_NEMO_GYM_FASTAPI_WORKER", None)
+        if self.ray_cluster is not None:
+            env = self.ray_cluster.child_env(env)  # the run's own Ray token; a joined cluster keeps the user's
         python = self._python_for(instance, server_dir)
         process = subprocess.Popen(
             [python, instance.config.entrypoint],
@@ -273,6 +286,13 @@ class Supervisor:
                     self.say(f"Still waiting for {len(pending)} server(s): {', '.join(pending)}")
                     next_report = now + PENDING_REPORT_INTERVAL_S
                 self._stop.wait(POLL_INTERVAL_S)
+
+    def _check_model_upstreams(self) -> None:
+        """One warning per model upstream that does not answer ``/models`` (a bounded wait with model_upstream_wait_s)."""
+        from nemo_gym.runtime.upstream_check import check_model_upstreams, model_upstreams
+
+        if not self._stop.is_set():
+            check_model_upstreams(self.config, model_upstreams(self.config, self.parsed.instances), self.say, self._stop)
 
     def _reap_orphans(self) -> None:
         """As PID 1 (a container's CMD) orphaned grandchildren are ours to reap, but not our own children."""

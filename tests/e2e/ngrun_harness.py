@@ -25,6 +25,7 @@ class NgRun:
         env_yaml: str | None = None,
         root: Path | None = None,
         keep_ray_address: bool = False,
+        base_env: dict[str, str] | None = None,
     ) -> None:
         tmp_path.mkdir(parents=True, exist_ok=True)
         self.root = root or tmp_path / "root"
@@ -34,7 +35,11 @@ class NgRun:
             (self.root / "env.yaml").write_text(env_yaml)
         self.head_port = find_open_port()
         self.log_path = tmp_path / "ng_run.log"
-        env = {**os.environ, "NEMO_GYM_ROOT": str(self.root), "PYTHONUNBUFFERED": "1"}
+        env = {
+            **(os.environ if base_env is None else base_env),
+            "NEMO_GYM_ROOT": str(self.root),
+            "PYTHONUNBUFFERED": "1",
+        }
         if not keep_ray_address:
             env.pop("RAY_ADDRESS", None)
         self.log = self.log_path.open("wb")
