@@ -134,3 +134,8 @@ def config_to_yaml(config: Mapping[str, Any] | DictConfig) -> str:
         return OmegaConf.to_yaml(config)
     return yaml.safe_dump(dict(config), sort_keys=False)
 
+
+# The reference's programmatic parse (trainers pass their config as a dict with skip_load_from_cli=True).
+from nemo_gym.config.parser import GlobalConfigDictParser, GlobalConfigDictParserConfig  # noqa: E402
+
+__all__ += ["GlobalConfigDictParser", "GlobalConfigDictParserConfig"]

@@ -190,13 +190,31 @@ def parse_config(
     return ParsedConfig(config, instances)
 
 
+def port_range(config: Mapping[str, Any]) -> tuple[int, int] | None:
+    """``port_range_low``/``port_range_high``: where automatically chosen server ports are taken from."""
+    low, high = (
+        resolve_subtree(config, key) if key in config else None for key in ("port_range_low", "port_range_high")
+    )
+    if low is None and high is None:
+        return None
+    bounds = []
+    for key, value, default in (("port_range_low", low, 1024), ("port_range_high", high, 65535)):
+        value = default if value is None else value
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+            raise ConfigError(f"{key}: expected a port number between 1 and 65535, got {value!r}")
+        bounds.append(value)
+    if bounds[0] > bounds[1]:
+        raise ConfigError(f"port_range_low ({bounds[0]}) must not be above port_range_high ({bounds[1]})")
+    return bounds[0], bounds[1]
+
+
 def _populate_hosts_and_ports(
     config: dict[str, Any], instances: list[ServerInstance], host: str, head: dict[str, Any]
 ) -> None:
     user_disallowed = config.get("disallowed_ports") or []
     if not isinstance(user_disallowed, list) or not all(isinstance(port, int) for port in user_disallowed):
         raise ConfigError(f"disallowed_ports: expected a list of port numbers, got {user_disallowed!r}")
-    allocator = PortAllocator([int(head["port"]), *user_disallowed])
+    allocator = PortAllocator([int(head["port"]), *user_disallowed], port_range=port_range(config))
     explicit: dict[int, str] = {int(head["port"]): "head_server"}
     for instance in instances:
         if instance.config.port:

@@ -1,5 +1,6 @@
 """Port allocation that does not race within one run, and checks of explicit ports."""
 
+import random
 import socket
 from collections.abc import Iterable
 
@@ -41,12 +42,15 @@ class PortAllocator:
     the same port and the OS cannot hand it out twice meanwhile.
     """
 
-    def __init__(self, disallowed_ports: Iterable[int] = ()) -> None:
+    def __init__(self, disallowed_ports: Iterable[int] = (), port_range: tuple[int, int] | None = None) -> None:
         self.disallowed: list[int] = list(dict.fromkeys(disallowed_ports))
+        self.port_range = port_range
         self._held: list[socket.socket] = []
 
     def allocate(self, host: str = "") -> int:
         bind_host = "" if host in ("0.0.0.0", "localhost") else host
+        if self.port_range is not None:
+            return self._allocate_in_range(bind_host)
         for _ in range(50):
             try:
                 sock = _bind(bind_host, 0)
@@ -60,6 +64,20 @@ class PortAllocator:
             self.disallowed.append(port)
             return port
         raise PortError(f"Unable to find an open port outside {self.disallowed} after 50 attempts")
+
+    def _allocate_in_range(self, bind_host: str) -> int:
+        low, high = self.port_range
+        candidates = [port for port in range(low, high + 1) if port not in self.disallowed]
+        random.shuffle(candidates)  # several runs sharing a range rarely race for the same port
+        for port in candidates:
+            try:
+                sock = _bind(bind_host, port)
+            except OSError:
+                continue
+            self._held.append(sock)
+            self.disallowed.append(port)
+            return port
+        raise PortError(f"port_range_low/port_range_high: no free port left in {low}-{high}")
 
     def claim(self, port: int) -> None:
         self.disallowed.append(port)
