@@ -18,7 +18,12 @@ from nemo_gym.config.loader import ParsedConfig
 from nemo_gym.config.paths import resolve_path
 from nemo_gym.config.schema import DatasetConfig
 from nemo_gym.errors import NeMoGymError
-from nemo_gym.rollouts.dataset_metrics import DatasetMetrics, metrics_differences, validate_sample
+from nemo_gym.rollouts.dataset_metrics import (
+    DatasetMetrics,
+    DatasetValidatorState,
+    metrics_differences,
+    validate_sample,
+)
 
 logger = logging.getLogger("nemo_gym.data")
 
@@ -42,6 +47,11 @@ class TrainDataProcessorConfig(BaseNeMoGymCLIConfig):
     should_download: bool = Field(default=False, description="download missing datasets (not available offline)")
     data_source: Literal["huggingface", "gitlab"] = Field(default="huggingface", description="where to download from")
 
+    @property
+    def in_scope_dataset_types(self) -> list[str]:
+        """``train`` and ``validation``, or ``example``, by mode."""
+        return list(MODE_TYPES[self.mode])
+
 
 @dataclass
 class AgentDataset:
@@ -56,9 +66,14 @@ class AgentDataset:
 @dataclass
 class DatasetReport:
     item: AgentDataset
-    metrics: DatasetMetrics
+    state: DatasetValidatorState = field(default_factory=DatasetValidatorState)
     invalid: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason), one per line
     invalid_lines: set[int] = field(default_factory=set)
+
+    @property
+    def metrics(self) -> DatasetMetrics:
+        """The metrics of the valid samples (repeats included)."""
+        return self.state.metrics
 
 
 @dataclass
@@ -131,19 +146,21 @@ def iter_repeated_lines(path: Path, num_repeats: int) -> Iterator[tuple[int, str
 
 
 def validate_dataset(item: AgentDataset) -> DatasetReport:
-    report = DatasetReport(item=item, metrics=DatasetMetrics())
+    """Validate every sample (with repeats); ``state.offending_example_idxs`` counts in the repeated stream."""
+    report = DatasetReport(item=item)
     if item.dataset.num_repeats > 1:
         logger.info("Repeating each sample of %s %d times", item.path, item.dataset.num_repeats)
-    for line_number, line in iter_repeated_lines(item.path, item.dataset.num_repeats):
+    for index, (line_number, line) in enumerate(iter_repeated_lines(item.path, item.dataset.num_repeats)):
         if line_number in report.invalid_lines:
+            report.state.offending_example_idxs.append(index)
             continue
         outcome = validate_sample(line)
         if isinstance(outcome, str):
+            report.state.offending_example_idxs.append(index)
             report.invalid_lines.add(line_number)
             report.invalid.append((line_number, outcome))
             continue
-        row, params = outcome
-        report.metrics.add_sample(row, params)
+        report.state.add_sample(*outcome)
     if report.invalid:
         shown = "; ".join(f"line {number}: {reason}" for number, reason in report.invalid[:MAX_REPORTED_INVALID])
         more = len(report.invalid) - MAX_REPORTED_INVALID
@@ -157,8 +174,8 @@ def validate_dataset(item: AgentDataset) -> DatasetReport:
     return report
 
 
-def dataset_metrics_content(dataset: DatasetConfig, metrics: DatasetMetrics) -> dict[str, Any]:
-    return {**dataset.model_dump(mode="json"), **metrics.aggregate()}
+def dataset_metrics_content(dataset: DatasetConfig, state: DatasetValidatorState) -> dict[str, Any]:
+    return {**dataset.model_dump(mode="json"), **state.dump_metrics()}
 
 
 class MetricsWriter:
@@ -219,21 +236,21 @@ def prepare_data(config: TrainDataProcessorConfig, parsed: ParsedConfig) -> Prep
     banner("Validate samples and aggregate metrics")
     writer = MetricsWriter()
     reports = [validate_dataset(item) for item in items]
-    per_type: dict[str, DatasetMetrics] = {}
+    per_type: dict[str, DatasetValidatorState] = {}
     for report in reports:
         dataset = report.item.dataset
         metrics_path = report.item.path.with_name(report.item.path.stem + "_metrics.json")
-        writer.write(metrics_path, dataset_metrics_content(dataset, report.metrics))
-        per_type.setdefault(dataset.type, DatasetMetrics()).merge(report.metrics)
+        writer.write(metrics_path, dataset_metrics_content(dataset, report.state))
+        per_type.setdefault(dataset.type, DatasetValidatorState()).merge(report.state)
 
     banner("Collate samples and aggregate metrics")
     output_dir = Path(config.output_dirpath)
     output_files: dict[str, Path] = {}
-    for dataset_type in MODE_TYPES[config.mode]:
+    for dataset_type in config.in_scope_dataset_types:
         if dataset_type not in per_type:
             continue
         output_dir.mkdir(parents=True, exist_ok=True)
-        writer.write(output_dir / f"{dataset_type}_metrics.json", per_type[dataset_type].aggregate())
+        writer.write(output_dir / f"{dataset_type}_metrics.json", per_type[dataset_type].dump_metrics())
         collated = output_dir / f"{dataset_type}.jsonl"
         with collated.open("w") as destination:
             for report in reports:

@@ -1,26 +1,19 @@
-"""Dataset statistics for ``ng_prepare_data``: running min/max/mean/stddev, per-sample metrics, conflict checks."""
+"""Dataset statistics for ``ng_prepare_data``: running min/max/mean/stddev, per-sample metrics, conflict checks.
+
+These are the reference's accumulator models (``nemo_gym.train_data_utils`` re-exports them): ``observe`` a
+value, ``add`` another accumulator of the same kind, ``aggregate()`` for a rounded, aggregated copy whose
+``model_dump(mode="json", by_alias=True)`` is what the ``*_metrics.json`` files hold.
+"""
 
 import json
 import math
-from dataclasses import dataclass, field
-from typing import Any
+from collections import Counter
+from typing import Any, Self
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from nemo_gym.base_resources_server import BaseRunRequest
 
-AVG_MIN_MAX_ALIASES = {
-    "total": "Total # non-null values",
-    "average": "Average",
-    "min": "Min",
-    "max": "Max",
-    "stddev": "Standard deviation",
-}
-EXAMPLES_ALIAS = "Number of examples"
-TOOLS_ALIAS = "Number of tools"
-WORDS_ALIAS = "Json-dumped number of words (proxy for token count)"
-TURNS_ALIAS = "Number of turns"
-TEMPERATURE_ALIAS = "Temperature"
 SKIPPED_TOP_LEVEL_KEYS = ("responses_create_params", "response")
 
 
@@ -29,171 +22,200 @@ def round_metric(value: float) -> float:
     return round(value, 2 if abs(value) >= 1 else 3)
 
 
-class AlreadyAggregatedError(RuntimeError):
-    pass
+class AlreadyAggregatedError(AssertionError):
+    """Adding to (or observing into) an aggregated accumulator; an AssertionError, as the reference asserts."""
 
 
-@dataclass
-class AvgMinMax:
-    """Welford's running mean and M2; two accumulators merge with Chan's parallel formula."""
+class Accumulator(BaseModel):
+    """Base of the metric accumulators: ``add`` merges another one in place, ``aggregate`` returns a final copy."""
 
-    total: int = 0
-    mean: float = 0.0
-    m2: float = 0.0
-    min: float = math.inf
-    max: float = -math.inf
-    average: float = 0.0  # filled by aggregate()
-    stddev: float = 0.0  # filled by aggregate()
-    aggregated: bool = False
+    is_aggregated: bool = Field(default=False, exclude=True)
 
-    def add(self, value: float) -> None:
-        if self.aggregated:
-            raise AlreadyAggregatedError("cannot add to an aggregated AvgMinMax")
+    def add(self, other: Self) -> None:
+        if self.is_aggregated or other.is_aggregated:
+            raise AlreadyAggregatedError(f"cannot add aggregated {type(self).__name__} accumulators")
+        self._add(other)
+
+    def _add(self, other: Self) -> None:
+        raise NotImplementedError
+
+    def aggregate(self) -> Self:
+        """A new, aggregated accumulator (this one is unchanged and can still be added to)."""
+        result = self._aggregate()
+        result.is_aggregated = True
+        return result
+
+    def _aggregate(self) -> Self:
+        raise NotImplementedError
+
+
+class AvgMinMax(Accumulator):
+    """Welford's running mean and M2; two accumulators merge with Chan's parallel formula.
+
+    ``average`` and ``stddev`` stay 0 until ``aggregate()`` (sample standard deviation, every float rounded).
+    """
+
+    total: int = Field(default=0, serialization_alias="Total # non-null values")
+    average: float = Field(default=0.0, serialization_alias="Average")
+    min: float = Field(default=math.inf, serialization_alias="Min")
+    max: float = Field(default=-math.inf, serialization_alias="Max")
+    stddev: float = Field(default=0.0, serialization_alias="Standard deviation")
+    mean: float = Field(default=0.0, exclude=True)
+    M2: float = Field(default=0.0, exclude=True)
+
+    def observe(self, value: float) -> None:
+        if self.is_aggregated:
+            raise AlreadyAggregatedError("cannot observe into an aggregated AvgMinMax")
         value = float(value)
         self.total += 1
         delta = value - self.mean
         self.mean += delta / self.total
-        self.m2 += delta * (value - self.mean)
+        self.M2 += delta * (value - self.mean)
         self.min = min(self.min, value)
         self.max = max(self.max, value)
 
-    def merge(self, other: "AvgMinMax") -> None:
-        if self.aggregated:
-            raise AlreadyAggregatedError("cannot merge into an aggregated AvgMinMax")
+    def _add(self, other: "AvgMinMax") -> None:
         if other.total == 0:
             return
         if self.total == 0:
-            self.total, self.mean, self.m2 = other.total, other.mean, other.m2
+            self.total, self.mean, self.M2 = other.total, other.mean, other.M2
             self.min, self.max = other.min, other.max
             return
         total = self.total + other.total
         delta = other.mean - self.mean
         self.mean += delta * other.total / total
-        self.m2 += other.m2 + delta * delta * self.total * other.total / total
+        self.M2 += other.M2 + delta * delta * self.total * other.total / total
         self.total = total
         self.min = min(self.min, other.min)
         self.max = max(self.max, other.max)
 
-    def aggregate(self) -> dict[str, Any]:
-        """Final figures by their JSON aliases; the accumulator cannot be added to afterwards."""
-        self.aggregated = True
+    def _aggregate(self) -> "AvgMinMax":
         if self.total == 0:
-            self.average, self.min, self.max, self.stddev = 0.0, 0.0, 0.0, 0.0
-        else:
-            self.average = self.mean
-            self.stddev = math.sqrt(self.m2 / (self.total - 1)) if self.total > 1 else 0.0
-        return {
-            AVG_MIN_MAX_ALIASES["total"]: self.total,
-            AVG_MIN_MAX_ALIASES["average"]: round_metric(self.average),
-            AVG_MIN_MAX_ALIASES["min"]: round_metric(self.min),
-            AVG_MIN_MAX_ALIASES["max"]: round_metric(self.max),
-            AVG_MIN_MAX_ALIASES["stddev"]: round_metric(self.stddev),
-        }
+            return AvgMinMax(min=0.0, max=0.0)
+        stddev = math.sqrt(self.M2 / (self.total - 1)) if self.total > 1 else 0.0
+        return AvgMinMax(
+            total=self.total,
+            average=round_metric(self.mean),
+            min=round_metric(self.min),
+            max=round_metric(self.max),
+            stddev=round_metric(stddev),
+        )
 
 
-@dataclass
-class _KeyStats:
-    numbers: AvgMinMax | None = None
-    strings: set[str] | None = None
-    string_count: int = 0
+class StringMetrics(BaseModel):
+    """A top-level string field: how many distinct values, how many values."""
 
-    def add(self, value: Any) -> None:
-        if isinstance(value, bool):
-            value = int(value)
-        if isinstance(value, int | float):
-            if self.numbers is None:
-                self.numbers = AvgMinMax()
-            self.numbers.add(value)
-        elif isinstance(value, str):
-            if self.strings is None:
-                self.strings = set()
-            self.strings.add(value)
-            self.string_count += 1
-
-    def merge(self, other: "_KeyStats") -> None:
-        if other.numbers is not None:
-            if self.numbers is None:
-                self.numbers = AvgMinMax()
-            self.numbers.merge(other.numbers)
-        if other.strings is not None:
-            self.strings = (self.strings or set()) | other.strings
-            self.string_count += other.string_count
-
-    def aggregate(self) -> dict[str, Any] | None:
-        result: dict[str, Any] = {}
-        if self.numbers is not None:
-            result.update(AvgMinMax(**_copy_state(self.numbers)).aggregate())
-        if self.strings is not None:
-            result.update({"unique_count": len(self.strings), "total_count": self.string_count})
-        return result or None
+    unique_count: int
+    total_count: int
 
 
-def _copy_state(value: AvgMinMax) -> dict[str, Any]:
-    return {"total": value.total, "mean": value.mean, "m2": value.m2, "min": value.min, "max": value.max}
+class DatasetMetrics(Accumulator):
+    """Metrics of one dataset, or of all datasets of one type; other top-level fields are extra attributes."""
 
+    model_config = ConfigDict(extra="allow")
 
-@dataclass
-class DatasetMetrics:
-    """Metrics of one dataset, or of all datasets of one type (``merge``)."""
+    number_of_examples: int = Field(default=0, serialization_alias="Number of examples")
+    number_of_tools: AvgMinMax = Field(default_factory=AvgMinMax, serialization_alias="Number of tools")
+    json_dumped_number_of_words: AvgMinMax = Field(
+        default_factory=AvgMinMax, serialization_alias="Json-dumped number of words (proxy for token count)"
+    )
+    number_of_turns: AvgMinMax = Field(default_factory=AvgMinMax, serialization_alias="Number of turns")
+    temperature: AvgMinMax = Field(default_factory=AvgMinMax, serialization_alias="Temperature")
 
-    num_examples: int = 0
-    tools: AvgMinMax = field(default_factory=AvgMinMax)
-    words: AvgMinMax = field(default_factory=AvgMinMax)
-    turns: AvgMinMax = field(default_factory=AvgMinMax)
-    temperature: AvgMinMax = field(default_factory=AvgMinMax)
-    extra: dict[str, _KeyStats] = field(default_factory=dict)
+    def _add(self, other: "DatasetMetrics") -> None:
+        self.number_of_examples += other.number_of_examples
+        self.number_of_tools.add(other.number_of_tools)
+        self.json_dumped_number_of_words.add(other.json_dumped_number_of_words)
+        self.number_of_turns.add(other.number_of_turns)
+        self.temperature.add(other.temperature)
+        # Extras are already aggregated per dataset: a later one replaces an earlier one of the same name
+        # (ng_prepare_data merges the raw other-metrics instead, see merge_other_metrics).
+        self.extras().update(other.extras())
 
-    def add_sample(self, row: dict[str, Any], params: dict[str, Any]) -> None:
-        """``row`` is the raw line; ``params`` its validated create-params dumped without unset fields."""
-        self.num_examples += 1
-        if "tools" in params and params["tools"] is not None:
-            self.tools.add(len(params["tools"]))
-        user_turns = _count_user_turns(params.get("input"))
-        if user_turns > 0:
-            self.turns.add(user_turns)
-        if params.get("temperature") is not None:
-            self.temperature.add(params["temperature"])
-        self.words.add(len(json.dumps(params).split()))
-        for key, value in row.items():
-            if key in SKIPPED_TOP_LEVEL_KEYS:
-                continue
-            stats = self.extra.get(key)
-            if stats is None:
-                stats = self.extra[key] = _KeyStats()
-            for item in value if isinstance(value, list) else [value]:
-                stats.add(item)
-
-    def merge(self, other: "DatasetMetrics") -> None:
-        self.num_examples += other.num_examples
-        self.tools.merge(other.tools)
-        self.words.merge(other.words)
-        self.turns.merge(other.turns)
-        self.temperature.merge(other.temperature)
-        for key, stats in other.extra.items():
-            self.extra.setdefault(key, _KeyStats()).merge(stats)
-
-    def aggregate(self) -> dict[str, Any]:
-        """The metrics by their JSON aliases (a copy: the accumulator can still be merged afterwards)."""
-        result: dict[str, Any] = {
-            EXAMPLES_ALIAS: self.num_examples,
-            TOOLS_ALIAS: AvgMinMax(**_copy_state(self.tools)).aggregate(),
-            WORDS_ALIAS: AvgMinMax(**_copy_state(self.words)).aggregate(),
-            TURNS_ALIAS: AvgMinMax(**_copy_state(self.turns)).aggregate(),
-            TEMPERATURE_ALIAS: AvgMinMax(**_copy_state(self.temperature)).aggregate(),
-        }
-        for key, stats in self.extra.items():
-            aggregated = stats.aggregate()
-            if aggregated is not None:
-                result[key] = aggregated
+    def _aggregate(self) -> "DatasetMetrics":
+        result = DatasetMetrics(
+            number_of_examples=self.number_of_examples,
+            number_of_tools=self.number_of_tools.aggregate(),
+            json_dumped_number_of_words=self.json_dumped_number_of_words.aggregate(),
+            number_of_turns=self.number_of_turns.aggregate(),
+            temperature=self.temperature.aggregate(),
+        )
+        result.extras().update(self.extras())
         return result
 
+    def extras(self) -> dict[str, Any]:
+        """The extra attributes (top-level sample fields), by name; a live view that may be updated."""
+        if self.__pydantic_extra__ is None:
+            self.__pydantic_extra__ = {}
+        return self.__pydantic_extra__
 
-def _count_user_turns(value: Any) -> int:
-    if isinstance(value, str):
-        return 1
-    if isinstance(value, list):
-        return sum(1 for item in value if isinstance(item, dict) and item.get("role") == "user")
-    return 0
+
+def _kinds(value: Any) -> tuple[AvgMinMax | None, Counter | None]:
+    """(numbers, strings) of one other-metrics entry: an AvgMinMax, a Counter, or a [AvgMinMax, Counter] pair."""
+    if isinstance(value, AvgMinMax):
+        return value, None
+    if isinstance(value, Counter):
+        return None, value
+    return value[0], value[1]
+
+
+def _entry(numbers: AvgMinMax | None, strings: Counter | None) -> Any:
+    if numbers is not None and strings is not None:
+        return [numbers, strings]
+    return numbers if numbers is not None else strings
+
+
+def aggregate_other_metrics(metrics: dict[str, Any], sample: dict[str, Any]) -> None:
+    """Fold a sample's other top-level fields (not the create-params or response) into ``metrics``.
+
+    A list contributes each item; a bool counts as an int; numbers go to an ``AvgMinMax`` and strings to a
+    ``Counter`` per key (a key holding both keeps both, as ``[AvgMinMax, Counter]``); dicts and None are ignored.
+    """
+    for key, value in sample.items():
+        if key in SKIPPED_TOP_LEVEL_KEYS:
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, bool):
+                item = int(item)
+            if not isinstance(item, int | float | str):
+                continue
+            numbers, strings = _kinds(metrics[key]) if key in metrics else (None, None)
+            if isinstance(item, str):
+                strings = strings if strings is not None else Counter()
+                strings[item] += 1
+            else:
+                numbers = numbers if numbers is not None else AvgMinMax()
+                numbers.observe(item)
+            metrics[key] = _entry(numbers, strings)
+
+
+def merge_other_metrics(into: dict[str, Any], other: dict[str, Any]) -> None:
+    """Add ``other``'s raw other-metrics to ``into`` (``other`` is left as it was)."""
+    for key, value in other.items():
+        numbers, strings = _kinds(into[key]) if key in into else (None, None)
+        other_numbers, other_strings = _kinds(value)
+        if other_numbers is not None:
+            numbers = numbers if numbers is not None else AvgMinMax()
+            numbers.add(other_numbers)
+        if other_strings is not None:
+            strings = strings if strings is not None else Counter()
+            strings.update(other_strings)
+        into[key] = _entry(numbers, strings)
+
+
+def postprocess_other_metrics(metrics: DatasetMetrics, other_metrics: dict[str, Any]) -> None:
+    """Set each other-metric on ``metrics`` as an extra attribute: an aggregated ``AvgMinMax`` for numbers,
+    ``StringMetrics`` for strings (a key holding both becomes one dict with both sets of figures)."""
+    extras = metrics.extras()
+    for key, value in other_metrics.items():
+        numbers, strings = _kinds(value)
+        string_metrics = None
+        if strings is not None:
+            string_metrics = StringMetrics(unique_count=len(strings), total_count=sum(strings.values()))
+        if numbers is not None and string_metrics is not None:
+            extras[key] = {**numbers.aggregate().model_dump(mode="json", by_alias=True), **string_metrics.model_dump()}
+        else:
+            extras[key] = numbers.aggregate() if numbers is not None else string_metrics
 
 
 def validate_sample(line: str | bytes) -> tuple[dict[str, Any], dict[str, Any]] | str:
@@ -212,6 +234,65 @@ def validate_sample(line: str | bytes) -> tuple[dict[str, Any], dict[str, Any]] 
         more = f" (+{error.error_count() - 1} more)" if error.error_count() > 1 else ""
         return f"{where}: {first['msg']}{more}"
     return row, request.responses_create_params.model_dump(mode="json", exclude_unset=True)
+
+
+def params_metrics(params: dict[str, Any]) -> DatasetMetrics:
+    """The metrics of one valid sample from its create-params (dumped without unset fields)."""
+    metrics = DatasetMetrics(number_of_examples=1)
+    if params.get("tools") is not None:
+        metrics.number_of_tools.observe(len(params["tools"]))
+    user_turns = _count_user_turns(params.get("input"))
+    if user_turns > 0:
+        metrics.number_of_turns.observe(user_turns)
+    if params.get("temperature") is not None:
+        metrics.temperature.observe(params["temperature"])
+    metrics.json_dumped_number_of_words.observe(len(json.dumps(params).split()))
+    return metrics
+
+
+def compute_sample_metrics(sample_dict_str: str) -> tuple[DatasetMetrics, bool]:
+    """``(metrics of the sample, is_offending)``: an unparsable or invalid sample gives empty metrics and True."""
+    outcome = validate_sample(sample_dict_str)
+    if isinstance(outcome, str):
+        return DatasetMetrics(), True
+    return params_metrics(outcome[1]), False
+
+
+def _count_user_turns(value: Any) -> int:
+    if isinstance(value, str):
+        return 1
+    if isinstance(value, list):
+        return sum(1 for item in value if isinstance(item, dict) and item.get("role") == "user")
+    return 0
+
+
+class DatasetValidatorState(BaseModel):
+    """What validating one dataset collects: metrics of the valid samples, how often each top-level key
+    occurs, the indices (in the repeated stream) of invalid samples, and the raw other-metrics."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    metrics: DatasetMetrics = Field(default_factory=DatasetMetrics)
+    key_counts: Counter = Field(default_factory=Counter)
+    offending_example_idxs: list[int] = Field(default_factory=list)
+    other_metrics: dict[str, Any] = Field(default_factory=dict)
+
+    def add_sample(self, row: dict[str, Any], params: dict[str, Any]) -> None:
+        """Count a valid sample: ``row`` is the raw line, ``params`` its validated create-params."""
+        self.key_counts.update(row.keys())
+        self.metrics.add(params_metrics(params))
+        aggregate_other_metrics(self.other_metrics, row)
+
+    def merge(self, other: "DatasetValidatorState") -> None:
+        """Add another dataset's state (per-type totals): metrics, key counts and raw other-metrics."""
+        self.metrics.add(other.metrics)
+        self.key_counts.update(other.key_counts)
+        merge_other_metrics(self.other_metrics, other.other_metrics)
+
+    def dump_metrics(self) -> dict[str, Any]:
+        """The aggregated metrics by their JSON aliases (the other-metrics included)."""
+        postprocess_other_metrics(self.metrics, self.other_metrics)
+        return self.metrics.aggregate().model_dump(mode="json", by_alias=True)
 
 
 def _floats_close(a: float, b: float) -> bool:

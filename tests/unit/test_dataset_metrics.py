@@ -10,7 +10,7 @@ import pytest
 from nemo_gym.rollouts.dataset_metrics import (
     AlreadyAggregatedError,
     AvgMinMax,
-    DatasetMetrics,
+    DatasetValidatorState,
     metrics_differences,
     round_metric,
     validate_sample,
@@ -20,7 +20,7 @@ from nemo_gym.rollouts.dataset_metrics import (
 def filled(values) -> AvgMinMax:
     accumulator = AvgMinMax()
     for value in values:
-        accumulator.add(value)
+        accumulator.observe(value)
     return accumulator
 
 
@@ -29,18 +29,22 @@ def test_welford_matches_the_direct_formulas_and_chan_merge_matches_one_pass() -
     values = [rng.uniform(-50, 50) for _ in range(200)]
     whole = filled(values)
     assert whole.mean == pytest.approx(statistics.fmean(values))
-    assert math.sqrt(whole.m2 / (whole.total - 1)) == pytest.approx(statistics.stdev(values))
+    assert math.sqrt(whole.M2 / (whole.total - 1)) == pytest.approx(statistics.stdev(values))
     left, right = filled(values[:37]), filled(values[37:])
-    left.merge(right)
+    left.add(right)
     assert (left.total, left.min, left.max) == (whole.total, whole.min, whole.max)
-    assert left.mean == pytest.approx(whole.mean) and left.m2 == pytest.approx(whole.m2)
+    assert left.mean == pytest.approx(whole.mean) and left.M2 == pytest.approx(whole.M2)
     empty = AvgMinMax()
-    empty.merge(filled([1, 2]))
+    empty.add(filled([1, 2]))
     assert empty.total == 2 and empty.mean == 1.5
 
 
+def dumped(accumulator: AvgMinMax) -> dict:
+    return accumulator.aggregate().model_dump(mode="json", by_alias=True)
+
+
 def test_aggregate_rounds_and_uses_the_sample_stddev() -> None:
-    result = filled([0, 1, 2, 3, 4]).aggregate()
+    result = dumped(filled([0, 1, 2, 3, 4]))
     assert result == {
         "Total # non-null values": 5,
         "Average": 2.0,
@@ -48,8 +52,8 @@ def test_aggregate_rounds_and_uses_the_sample_stddev() -> None:
         "Max": 4.0,
         "Standard deviation": 1.58,
     }
-    assert filled([0.12345]).aggregate()["Average"] == 0.123
-    assert AvgMinMax().aggregate() == {
+    assert dumped(filled([0.12345]))["Average"] == 0.123
+    assert dumped(AvgMinMax()) == {
         "Total # non-null values": 0,
         "Average": 0.0,
         "Min": 0.0,
@@ -62,13 +66,18 @@ def test_aggregate_rounds_and_uses_the_sample_stddev() -> None:
 def test_an_aggregated_accumulator_refuses_more_values() -> None:
     accumulator = filled([1])
     assert accumulator.average == 0.0 and accumulator.stddev == 0.0  # unaggregated fields stay 0
-    accumulator.aggregate()
+    aggregated = accumulator.aggregate()
+    assert aggregated.is_aggregated and not accumulator.is_aggregated
     with pytest.raises(AlreadyAggregatedError):
-        accumulator.add(2)
+        aggregated.observe(2)
+    with pytest.raises(AssertionError):  # the reference asserts
+        accumulator.add(aggregated)
+    accumulator.add(filled([3]))  # the original still accumulates
+    assert accumulator.total == 2
 
 
 def test_sample_metrics_follow_the_reference_definitions() -> None:
-    metrics = DatasetMetrics()
+    state = DatasetValidatorState()
     row = {
         "responses_create_params": {
             "input": [{"role": "system", "content": "s"}, {"role": "user", "content": "a b"}],
@@ -83,10 +92,10 @@ def test_sample_metrics_follow_the_reference_definitions() -> None:
     }
     valid = validate_sample(json.dumps(row))
     assert not isinstance(valid, str)
-    metrics.add_sample(*valid)
+    state.add_sample(*valid)
     bare = validate_sample('{"responses_create_params": {"input": []}}')
-    metrics.add_sample(*bare)
-    result = metrics.aggregate()
+    state.add_sample(*bare)
+    result = state.dump_metrics()
     assert result["Number of examples"] == 2
     assert result["Number of tools"]["Total # non-null values"] == 1
     assert result["Number of turns"]["Average"] == 1.0 and result["Number of turns"]["Total # non-null values"] == 1
