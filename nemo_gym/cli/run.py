@@ -1,12 +1,16 @@
-"""``ng_run``: start (or join) Ray, the head server and one process per configured server, then supervise."""
+"""``ng_run``: start (or join) Ray, the head server and one process per configured server, then supervise.
 
-from nemo_gym.cli.common import BaseNeMoGymCLIConfig, command, validate_command_config
-from nemo_gym.config.cli_overrides import parse_overrides
-from nemo_gym.config.loader import parse_config
-from nemo_gym.runtime.supervisor import Supervisor
+It is ``RunHelper.run_forever()``, the code path trainers use through ``RunHelper.start()``.
+"""
+
+import sys
+import types
+
+from nemo_gym.cli.common import BaseNeMoGymCLIConfig, command
+from nemo_gym.runtime.run_helper import RunHelper
 
 
-class RunConfig(BaseNeMoGymCLIConfig):
+class RunServersConfig(BaseNeMoGymCLIConfig):
     """Start every server named in ``+config_paths=[...]`` and keep them running until Ctrl+C or SIGTERM."""
 
     config_paths: list[str] | None = None
@@ -14,9 +18,15 @@ class RunConfig(BaseNeMoGymCLIConfig):
 
 @command
 def main() -> int:
-    overrides = parse_overrides()
-    validate_command_config(RunConfig, overrides)
-    parsed = parse_config(overrides)
-    supervisor = Supervisor(parsed)
-    supervisor.install_signal_handlers()
-    return supervisor.run()
+    return RunHelper(command_config=RunServersConfig).run_forever()
+
+
+class _CallableRunModule(types.ModuleType):
+    """Python binds this module to ``nemo_gym.cli.run``, the name of the reference's ``run()`` function; calling
+    the module runs ``ng_run``, so ``from nemo_gym.cli import run; run()`` does what it does in the reference."""
+
+    def __call__(self) -> None:
+        main()
+
+
+sys.modules[__name__].__class__ = _CallableRunModule

@@ -1,5 +1,6 @@
-"""Developer commands: ``ng_test``, ``ng_test_all``, ``ng_init_resources_server``, ``ng_pip_list``."""
+"""Developer commands: ``ng_test``, ``ng_test_all``, ``ng_dev_test``, ``ng_init_resources_server``, ``ng_pip_list``."""
 
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -23,12 +24,17 @@ from nemo_gym.testing.module_tests import (
 from nemo_gym.testing.scaffold import check_scaffold_path, scaffold_resources_server
 
 
-class TestConfig(BaseNeMoGymCLIConfig):
+class RunConfig(BaseNeMoGymCLIConfig):
+    """A command that acts on one server folder."""
+
+    entrypoint: str = Field(description="a relative path with 2 parts, e.g. `responses_api_agents/simple_agent`")
+
+
+class TestConfig(RunConfig):
     """Run the tests of one server folder with this interpreter's pytest (from inside the folder)."""
 
     __test__ = False  # not a pytest test class
 
-    entrypoint: str = Field(description="a relative path with 2 parts, e.g. `responses_api_agents/simple_agent`")
     should_validate_data: bool = Field(
         default=False, description="also check data/example.jsonl, example_metrics.json and example_rollouts.jsonl"
     )
@@ -44,13 +50,18 @@ class TestAllConfig(BaseNeMoGymCLIConfig):
     )
 
 
-class InitResourcesServerConfig(BaseNeMoGymCLIConfig):
+class DevTestConfig(BaseNeMoGymCLIConfig):
+    """Run the test suite of the working directory (`pytest --durations=10`, with coverage when pytest-cov is
+    installed) and exit with pytest's code."""
+
+
+class InitResourcesServerConfig(RunConfig):
     """Create a new resources server folder (app, config, tests, README) that passes `ng_test` as generated."""
 
     entrypoint: str = Field(description="the folder to create: `resources_servers/<snake_case_name>`")
 
 
-class PipListConfig(BaseNeMoGymCLIConfig):
+class PipListConfig(RunConfig):
     """List the Python packages that a server folder runs with."""
 
     entrypoint: str = Field(description="a relative path with 2 parts, e.g. `resources_servers/mcqa`")
@@ -139,6 +150,13 @@ def print_summary(summary: TestAllSummary) -> None:
             f"Recheck its data with: ng_test +entrypoint={summary.data_failed[0].module} +should_validate_data=true",
             markup=False,
         )
+
+
+@command
+def dev_test_main() -> int:
+    validate_command_config(DevTestConfig, parse_overrides())
+    coverage = ["--cov=."] if importlib.util.find_spec("pytest_cov") is not None else []
+    return subprocess.run([sys.executable, "-m", "pytest", *coverage, "--durations=10"]).returncode
 
 
 @command

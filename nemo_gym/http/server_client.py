@@ -50,6 +50,8 @@ class ServerClient(BaseModel):
     def load_from_global_config(cls, head_server_config: HeadServerConfig | None = None) -> "ServerClient":
         """Build a client from a running head server (how trainers and ng_collect_rollouts attach)."""
         head = head_server_config or cls.load_head_server_config()
+        if not isinstance(head, HeadServerConfig):  # a BaseServerConfig or a {host, port} mapping
+            head = HeadServerConfig.model_validate(head, from_attributes=not isinstance(head, dict))
         url = f"http://{head.host}:{head.port}/global_config_dict_yaml"
         try:
             response = httpx.get(url, timeout=10.0)
