@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from nemo_gym.cli.common import BaseNeMoGymCLIConfig
 from nemo_gym.config.schema import HeadServerConfig
@@ -58,7 +58,11 @@ class RolloutCollectionConfig(BaseNeMoGymCLIConfig):
     responses_create_params: dict[str, Any] = Field(
         default_factory=dict, description="fields merged over each row's responses_create_params"
     )
-    resume: bool = Field(default=False, description="skip (row, repeat) pairs already in the output")
+    resume: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("resume", "resume_from_cache"),  # the newer reference's spelling
+        description="skip (row, repeat) pairs already in the output (also +resume_from_cache=true)",
+    )
     overwrite: bool = Field(default=False, description="delete an existing output and start over")
     pass_threshold: float = Field(
         default=DEFAULT_PASS_THRESHOLD, description="a rollout passes (for pass@k) when reward >= this"
@@ -90,12 +94,11 @@ def _connectable(head: HeadServerConfig) -> HeadServerConfig:
 
 
 def _local_config() -> Any:
-    from nemo_gym.global_config import get_global_config_dict
+    """This process's config if it has one (a RunHelper started here, or a server child); never parses argv,
+    which inside a trainer's Ray actor belongs to Ray. Without one, the head server's settings apply."""
+    from nemo_gym.global_config import peek_global_config_dict
 
-    try:
-        return get_global_config_dict()
-    except Exception:  # no parsable local config (e.g. inside a trainer): the head's settings apply
-        return {}
+    return peek_global_config_dict() or {}
 
 
 class RolloutCollectionHelper:
