@@ -1,9 +1,10 @@
 """Resources servers: tools, ``/seed_session`` and ``/verify`` (the reward)."""
 
 from abc import abstractmethod
+from typing import Any
 
 from fastapi import FastAPI
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from nemo_gym.config.schema import BaseRunServerInstanceConfig
 from nemo_gym.http.server_base import SimpleServer
@@ -22,6 +23,23 @@ class BaseRunRequest(BaseModel):
 
 class BaseVerifyRequest(BaseRunRequest):
     response: NeMoGymResponse
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_python_field_names(cls, data: Any) -> Any:
+        """Let ``BaseVerifyResponse(**body.model_dump(), reward=...)`` round-trip a JSON-schema text format.
+
+        The SDK's response model names the format's ``schema`` field ``schema_`` in Python, so ``model_dump()``
+        writes ``schema_`` and validation of the copy would fail; it is read back under its JSON name.
+        """
+        if isinstance(data, dict):
+            response = data.get("response")
+            text = response.get("text") if isinstance(response, dict) else None
+            text_format = text.get("format") if isinstance(text, dict) else None
+            if isinstance(text_format, dict) and "schema_" in text_format and "schema" not in text_format:
+                text_format = {("schema" if key == "schema_" else key): value for key, value in text_format.items()}
+                data = {**data, "response": {**response, "text": {**text, "format": text_format}}}
+        return data
 
 
 class BaseVerifyResponse(BaseVerifyRequest):

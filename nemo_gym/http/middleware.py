@@ -12,8 +12,11 @@ import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from nemo_gym.config.secrets import scrubber
+from nemo_gym.http.error_responses import MAX_DETAIL_CHARS, RepeatedErrorLog, error_status, json_bytes
 
 logger = logging.getLogger("nemo_gym.server")
+_error_log = RepeatedErrorLog(logger)
+MAX_LOGGED_TRACEBACK_CHARS = 6000
 
 SESSION_ID_KEY = "session_id"
 
@@ -84,10 +87,12 @@ class SessionMiddleware:
 
 
 class ExceptionMiddleware:
-    """Outermost: what escapes a route becomes a 500 whose JSON-string body says what failed.
+    """Outermost: what escapes a route becomes a short JSON-string answer; this path itself never fails.
 
-    An inner server's error (``ClientResponseError`` from ``raise_for_status``) names this server and carries
-    the inner body; anything else is logged with its traceback and answered with ``repr(e)``.
+    A value in the request that cannot be processed (an integer beyond 64 bits, a lone surrogate, a body that
+    validated but cannot be serialised back) is a 422; an inner server's 4xx is passed on with its status and
+    message; an inner server's 5xx or an unreachable upstream is a 502 (504 on a timeout); anything else is a
+    bug of ours, logged with its traceback (rate-limited) and answered 500 with ``repr(e)``.
     """
 
     def __init__(self, app: ASGIApp, server_label: str) -> None:
@@ -109,25 +114,35 @@ class ExceptionMiddleware:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception as error:
-            if isinstance(error, aiohttp.ClientResponseError) and hasattr(error, "response_content"):
-                detail = f"Hit an exception in {self.server_label} calling an inner server: {error.response_content!r}"
-                logger.error("%s (HTTP %s from %s)", detail[:500], error.status, error.request_info.real_url)
-            else:
-                detail = repr(error)
-                logger.error(
-                    "Caught an exception in %s on %s:\n%s",
-                    self.server_label,
-                    scope.get("path"),
-                    "".join(traceback.format_exception(error)),
-                )
             if started:
                 raise
-            body = orjson.dumps(scrubber.scrub(detail))
+            status, detail = self._describe(error, scope.get("path"))
+            body = json_bytes(scrubber.scrub(detail[:MAX_DETAIL_CHARS]))
             await send(
                 {
                     "type": "http.response.start",
-                    "status": 500,
+                    "status": status,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
                 }
             )
             await send({"type": "http.response.body", "body": body})
+
+    def _describe(self, error: Exception, path: str | None) -> tuple[int, str]:
+        mapped = error_status(error)
+        if mapped is not None:
+            status, message = mapped
+            if isinstance(error, aiohttp.ClientResponseError):
+                message = f"Hit an exception in {self.server_label} calling an inner server: {message}"
+            else:
+                message = f"{self.server_label}: {message}"
+            _error_log.log(logging.WARNING, f"{status} {path}", "%s on %s: %s", status, path, message[:500])
+            return status, message
+        _error_log.log(
+            logging.ERROR,
+            f"500 {path} {type(error).__name__}",
+            "Caught an exception in %s on %s:\n%s",
+            self.server_label,
+            path,
+            "".join(traceback.format_exception(error))[-MAX_LOGGED_TRACEBACK_CHARS:],
+        )
+        return 500, repr(error)[:MAX_DETAIL_CHARS]

@@ -5,11 +5,13 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504, 520})
+# A 502/504 from one of our own servers means the retries behind it (its upstream, its inner servers) are spent.
+INNER_EXHAUSTED_STATUSES = frozenset({502, 504})
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Connection errors, timeouts, 429 and 5xx are retried; other 4xx are returned at once.
+    """Connection errors, timeouts, 429 ("try again later") and 5xx are retried; other 4xx are returned at once.
 
     Configured globally with the ``http_client`` key, e.g. ``+http_client.max_attempts=5``.
     """
@@ -33,6 +35,14 @@ class RetryPolicy:
         if "retry_statuses" in overrides and overrides["retry_statuses"] is not None:
             values["retry_statuses"] = frozenset(overrides["retry_statuses"])
         return RetryPolicy(**values)
+
+    def for_gym_server(self) -> "RetryPolicy":
+        """This policy for calls to another NeMo Gym server: its 502/504 is final (it already retried behind it).
+
+        Retrying it again would multiply the attempts at every hop: a dead model endpoint would take
+        ``max_attempts ** hops`` upstream calls per rollout to be reported.
+        """
+        return self.with_overrides(retry_statuses=self.retry_statuses - INNER_EXHAUSTED_STATUSES)
 
     @classmethod
     def from_config(cls, http_client_config: Any) -> "RetryPolicy":

@@ -9,19 +9,30 @@ import sys
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from omegaconf import DictConfig, OmegaConf
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from nemo_gym.config.schema import BaseRunServerInstanceConfig
-from nemo_gym.config.secrets import install_log_scrubbing, mask_secrets, scrubber
+from nemo_gym.config.secrets import install_log_scrubbing, scrubber
+from nemo_gym.http.body_limit import RequestSizeLimitMiddleware, max_request_body_bytes
+from nemo_gym.http.error_responses import (
+    MAX_LOGGED_BODY_CHARS,
+    RepeatedErrorLog,
+    describe_errors_for_log,
+    json_bytes,
+    short_repr,
+    validation_error_content,
+)
 from nemo_gym.http.middleware import ExceptionMiddleware, SessionMiddleware
 from nemo_gym.http.server_client import ServerClient
 
 logger = logging.getLogger("nemo_gym.server")
+_validation_log = RepeatedErrorLog(logger)
+# No single log record of a server is longer than this (a traceback fits; a request body does not).
+MAX_LOG_RECORD_CHARS = 8000
 
 SESSION_SECRET_ENV = "NEMO_GYM_SESSION_SECRET"
 WORKER_ENV = "IS_NEMO_GYM_FASTAPI_WORKER"
@@ -100,21 +111,30 @@ class SimpleServer(BaseServer):
         app = FastAPI(title=self.cookie_name, lifespan=_close_http_session_on_shutdown)
         app.add_middleware(SessionMiddleware, secret_key=session_secret(), session_cookie=self.cookie_name)
         app.add_middleware(ExceptionMiddleware, server_label=self.cookie_name)
+        app.add_middleware(
+            RequestSizeLimitMiddleware, max_bytes=max_request_body_bytes(self.server_client.global_config_dict)
+        )
 
         async def health() -> dict[str, str]:
             return {"status": "ok", "name": self.config.name}
 
         app.get("/health")(health)
 
-        async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        async def validation_error(request: Request, error: RequestValidationError) -> Response:
+            # Bounded whatever the body: a few hundred bytes of it in the log (rate-limited), short inputs in
+            # the answer, and an encoder that takes integers beyond 64 bits and lone surrogates.
             errors = error.errors()
-            logger.warning(
-                "Hit validation exception on %s! Errors: %s Full body: %s",
+            _validation_log.log(
+                logging.WARNING,
+                f"422 {request.url.path}",
+                "Hit validation exception on %s! Errors: %s Body starts with: %s",
                 request.url.path,
-                scrubber.scrub(orjson.dumps(errors, default=str).decode()),
-                scrubber.scrub(orjson.dumps(mask_secrets(error.body), default=str).decode())[:4000],
+                scrubber.scrub(describe_errors_for_log(errors)),
+                scrubber.scrub(short_repr(error.body, MAX_LOGGED_BODY_CHARS)),
             )
-            return JSONResponse(status_code=422, content={"detail": _jsonable(errors)})
+            return Response(
+                json_bytes(validation_error_content(errors)), status_code=422, media_type="application/json"
+            )
 
         app.add_exception_handler(RequestValidationError, validation_error)
         return app
@@ -189,6 +209,21 @@ def _configure_logging(global_config: Any) -> None:
     except Exception:  # an unrelated unresolvable interpolation must not stop the server
         plain = OmegaConf.to_container(global_config, resolve=False)
     install_log_scrubbing(plain)
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(item, _TruncatingFilter) for item in handler.filters):
+            handler.addFilter(_TruncatingFilter())
+
+
+class _TruncatingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is logging's own problem to report
+            return True
+        if len(message) > MAX_LOG_RECORD_CHARS:
+            cut = len(message) - MAX_LOG_RECORD_CHARS
+            record.msg, record.args = f"{message[:MAX_LOG_RECORD_CHARS]}... ({cut} characters cut)", None
+        return True
 
 
 def _raise_open_files_limit(target: int) -> None:
@@ -199,7 +234,3 @@ def _raise_open_files_limit(target: int) -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (new_soft, hard))
         except (ValueError, OSError) as error:
             logger.warning("Could not raise the open-files limit from %d to %d: %s", soft, new_soft, error)
-
-
-def _jsonable(value: Any) -> Any:
-    return orjson.loads(orjson.dumps(value, default=str))

@@ -25,10 +25,12 @@ from nemo_gym.base_resources_server import BaseRunRequest, BaseVerifyRequest, Ba
 from nemo_gym.base_responses_api_agent import BaseResponsesAPIAgentConfig, SimpleResponsesAPIAgent
 from nemo_gym.config_types import DatasetConfig, ModelServerRef, ResourcesServerRef
 from nemo_gym.http.client import default_retry_policy
+from nemo_gym.http.error_responses import RepeatedErrorLog
 from nemo_gym.openai_utils import NeMoGymResponse, NeMoGymResponseCreateParamsNonStreaming
 from nemo_gym.server_utils import RetryPolicy
 
 logger = logging.getLogger(__name__)
+_error_log = RepeatedErrorLog(logger)
 
 DEFAULT_MAX_STEPS = 16
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -55,7 +57,12 @@ class SimpleAgentVerifyResponse(BaseVerifyResponse):
 
 
 class InnerServerError(Exception):
-    """A server this agent depends on failed; answered as ``status`` with a JSON string naming it and why."""
+    """A server this agent depends on failed or refused; answered as ``status`` with a JSON string naming it and why.
+
+    The status is the inner server's own when it rejected the request as the caller's mistake (4xx), so the
+    caller sees a client error it can fix and nobody retries it; 502 when the inner server or its upstream
+    failed or could not be reached.
+    """
 
     def __init__(self, message: str, status: int = 502) -> None:
         super().__init__(message)
@@ -70,7 +77,9 @@ class SimpleAgent(SimpleResponsesAPIAgent):
         app = super().setup_webserver()
 
         async def inner_server_error(request: Request, error: InnerServerError) -> JSONResponse:
-            logger.warning("%s: %s", request.url.path, error.message[:2000])
+            _error_log.log(
+                logging.WARNING, f"{error.status} {request.url.path}", "%s: %s", request.url.path, error.message[:500]
+            )
             return JSONResponse(status_code=error.status, content=error.message)
 
         app.add_exception_handler(InnerServerError, inner_server_error)
@@ -143,7 +152,9 @@ class SimpleAgent(SimpleResponsesAPIAgent):
         self, params: dict[str, Any], cookies: dict[str, str]
     ) -> tuple[dict[str, Any], dict[str, str]]:
         name = self.config.model_server.name
-        raw, set_cookies = await self._post(f"Model server {name!r}", name, "/v1/responses", params, cookies)
+        raw, set_cookies = await self._post(
+            f"Model server {name!r}", name, "/v1/responses", params, cookies, default_retry_policy().for_gym_server()
+        )
         try:
             reply = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -203,7 +214,10 @@ class SimpleAgent(SimpleResponsesAPIAgent):
         except (TimeoutError, aiohttp.ClientError) as error:
             raise InnerServerError(f"{label} failed on POST {path}: {_describe(error)}") from None
         if not response.ok:
-            raise InnerServerError(f"{label} failed on POST {path} (HTTP {response.status}): {_error_text(raw)}")
+            raise InnerServerError(
+                f"{label} failed on POST {path} (HTTP {response.status}): {_error_text(raw)}",
+                status=passed_on_status(response.status),
+            )
         return raw, _cookie_values(response)
 
     # ----------------------------------------------------------------------------------------------------- /run
@@ -255,6 +269,16 @@ def parse_tool_arguments(arguments: Any) -> tuple[dict[str, Any] | None, str | N
             "Call the tool again with a single JSON object of its parameters."
         )
     return parsed, None
+
+
+def passed_on_status(inner_status: int) -> int:
+    """What the agent answers for an inner server's error status: its 4xx as is, else 502.
+
+    401/403/407 are the deployment's credentials, not the caller's request, so they are a 502 too.
+    """
+    if 400 <= inner_status < 500 and inner_status not in (401, 403, 407):
+        return inner_status
+    return 502
 
 
 def _no_status_retry() -> RetryPolicy:

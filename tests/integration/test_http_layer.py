@@ -168,7 +168,7 @@ async def test_inner_server_errors_name_the_calling_server() -> None:
         with serve_app(outer.setup_webserver()) as url:
             response = await request("POST", f"{url}/inner", json={}, policy=RetryPolicy(max_attempts=1))
             body = await get_response_json(response)
-    assert response.status == 500
+    assert response.status == 502  # the inner server failed, not this one (issue 12: no 500 for it)
     assert body.startswith("Hit an exception in DemoServer___outer calling an inner server:")
     assert "the tool broke" in body
 

@@ -191,7 +191,7 @@ def test_numeric_expected_answer_is_accepted(base_url):
 def test_judge_error_status_fails_the_verify_call_with_a_clear_error(base_url, judge):
     judge.fail_with = 400
     reply = httpx.post(f"{base_url}/verify", json=_body("Darwin"))
-    assert reply.status_code == 500
+    assert reply.status_code == 400  # the judge's refusal is passed on, not turned into a 500
     assert "scripted failure" in reply.text
 
 

@@ -388,12 +388,12 @@ async def test_invalid_model_reply_is_a_5xx(model, resources, start_agent) -> No
     assert "Received an invalid response from model server 'policy_model'" in response.json()
 
 
-async def test_failed_verify_is_a_5xx_naming_the_resources_server(model, resources, start_agent) -> None:
+async def test_a_verify_refusal_keeps_its_4xx_and_names_the_resources_server(model, resources, start_agent) -> None:
     model.reset([[message("done")]])
     resources.fail_verify = True
     url = start_agent()
     response = await post(url + "/run", row())
-    assert response.status_code == 502
+    assert response.status_code == 400  # the row is the caller's to fix: a client error, not a 502 to retry
     assert response.json() == "Resources server 'probe' failed on POST /verify (HTTP 400): verify refused: bad row"
 
 

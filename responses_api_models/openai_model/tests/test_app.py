@@ -61,5 +61,5 @@ def test_upstream_errors_are_retried_then_reported():
         assert httpx.post(url + "/v1/responses", json={"input": "x"}, timeout=30).status_code == 200
         upstream.set_rules([{"fault": {"status": 401, "body": {"error": {"message": "bad key"}}}}])
         failed = httpx.post(url + "/v1/responses", json={"input": "x"}, timeout=30)
-    assert failed.status_code == 500
+    assert failed.status_code == 502  # our credentials, not the caller's request: an upstream fault
     assert "calling an inner server" in failed.json() and "bad key" in failed.json()

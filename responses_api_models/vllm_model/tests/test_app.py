@@ -151,7 +151,7 @@ def test_length_finish_reason_marks_the_response_incomplete(upstream):
     assert _chat_bodies(upstream)[0]["max_tokens"] == 3
 
 
-def test_context_overflow_gives_an_empty_200_and_other_400s_give_500(caplog):
+def test_context_overflow_gives_an_empty_200_and_other_400s_are_passed_on(caplog):
     with ScriptedUpstream(max_model_len=30) as upstream:
         with vllm_model(upstream.base_url, return_token_id_information=True) as url:
             long_input = "word " * 100
@@ -165,7 +165,7 @@ def test_context_overflow_gives_an_empty_200_and_other_400s_give_500(caplog):
     assert response.json()["incomplete_details"] == {"reason": "max_output_tokens"}
     assert chat.status_code == 200 and chat.json()["choices"][0]["message"]["content"] is None
     assert "context window exceeded" in caplog.text
-    assert other.status_code == 500
+    assert other.status_code == 400  # the upstream refused the request: the caller's to fix
     assert "Hit an exception in VLLMModel___policy_model calling an inner server" in other.json()
     assert "bad temperature" in other.json()
 
@@ -276,11 +276,11 @@ def test_transient_upstream_faults_are_retried(fault):
     assert len(_chat_bodies(upstream)) == 3
 
 
-def test_persistent_upstream_failure_is_a_500_naming_the_inner_server():
+def test_persistent_upstream_failure_is_a_502_naming_the_inner_server():
     with ScriptedUpstream(rules=[{"fault": "5xx"}]) as upstream:
         with vllm_model(upstream.base_url, max_attempts=2) as url:
             response = _post(url, "/v1/responses", {"input": "hi"})
-    assert response.status_code == 500
+    assert response.status_code == 502
     assert "calling an inner server" in response.json() and "Service Unavailable" in response.json()
 
 
