@@ -54,7 +54,7 @@ class LocalModelConfig(BaseResponsesAPIModelConfig):
     n_ctx: int = 2048
     n_threads: int | None = None  # default: the CPUs this process may use
     seed: int | None = None
-    max_output_tokens_default: int | None = 512
+    max_output_tokens_default: int | None = 256
     max_queued_requests: int = 4096
     use_extra_buffer_types: bool = False
     # Mirrors vllm_model: the engine never splits reasoning out of the text, so both values behave the same.

@@ -8,12 +8,13 @@ DEVELOPER_PROMPT = (
     "get_weather tool with the city name instead of guessing, then answer in one or two sentences."
 )
 
+# (question, the cities it asks about: the task field ``expected_cities`` that a strict verifier checks)
 QUESTIONS = [
-    "Should I pack a coat for Oslo today?",
-    "What's the weather doing in Lisbon right now?",
-    "I'm biking to work in Amsterdam this morning. Any weather I should know about?",
-    "is it t-shirt weather in austin",
-    "Compare the weather in Tokyo and Seoul for me.",
+    ("Should I pack a coat for Oslo today?", ["Oslo"]),
+    ("What's the weather doing in Lisbon right now?", ["Lisbon"]),
+    ("I'm biking to work in Amsterdam this morning. Any weather I should know about?", ["Amsterdam"]),
+    ("is it t-shirt weather in austin", ["Austin"]),
+    ("Compare the weather in Tokyo and Seoul for me.", ["Tokyo", "Seoul"]),
 ]
 
 GET_WEATHER_TOOL = {
@@ -40,9 +41,10 @@ def build_rows() -> list[dict]:
                 ],
                 "tools": [GET_WEATHER_TOOL],
                 "parallel_tool_calls": False,
-            }
+            },
+            "expected_cities": cities,
         }
-        for question in QUESTIONS
+        for question, cities in QUESTIONS
     ]
 
 

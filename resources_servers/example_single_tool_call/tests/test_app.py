@@ -87,3 +87,49 @@ def test_config_wires_the_agent_to_this_server() -> None:
     assert (FOLDER.parents[1] / agent["datasets"][0]["jsonl_fpath"]).is_file()
     server = config["example_single_tool_call"]["resources_servers"]["example_single_tool_call"]
     assert server["domain"] == "agent"
+
+
+@pytest.fixture
+def strict_client() -> Iterator[httpx.Client]:
+    server = make_server(require_expected_cities=True)
+    with serve_app(server.setup_webserver()) as url, httpx.Client(base_url=url, timeout=10) as http:
+        yield http
+
+
+def city_call(city: str, call_id: str = "c1") -> dict:
+    return function_call("get_weather", {"city": city}, call_id)
+
+
+@pytest.mark.parametrize(
+    ("output", "expected", "reward"),
+    [
+        ([city_call("Oslo"), ANSWER], ["Oslo"], 1.0),
+        ([city_call(" oslo, Norway "), ANSWER], ["Oslo"], 1.0),
+        ([city_call("Lisbon"), ANSWER], ["Oslo"], 0.0),
+        ([ANSWER], ["Oslo"], 0.0),
+        ([city_call("Tokyo"), city_call("Seoul", "c2"), ANSWER], ["Tokyo", "Seoul"], 1.0),
+        ([city_call("Tokyo"), ANSWER], ["Tokyo", "Seoul"], 0.0),
+        ([city_call("Oslo"), city_call("Lisbon", "c2"), ANSWER], ["Oslo"], 0.0),
+        ([dict(city_call("Oslo"), arguments="{not json"), ANSWER], ["Oslo"], 0.0),
+    ],
+    ids=["right", "case_and_country", "wrong_city", "no_call", "both", "one_of_two", "extra_city", "bad_json"],
+)
+def test_strict_reward_checks_the_cities_the_user_asked_about(
+    strict_client: httpx.Client, output: list[dict], expected: list[str], reward: float
+) -> None:
+    body = {**verify_body(output), "expected_cities": expected}
+    result = strict_client.post("/verify", json=body)
+    assert result.status_code == 200, result.text
+    assert result.json()["reward"] == reward
+
+
+def test_strict_reward_without_expected_cities_is_a_clear_422(strict_client: httpx.Client) -> None:
+    result = strict_client.post("/verify", json=verify_body([CALL, ANSWER]))
+    assert result.status_code == 422
+    assert "expected_cities" in result.text
+
+
+def test_every_example_row_names_the_cities_it_asks_about() -> None:
+    for row in build_rows():
+        question = row["responses_create_params"]["input"][-1]["content"].casefold()
+        assert row["expected_cities"] and all(city.casefold() in question for city in row["expected_cities"])
