@@ -4,10 +4,8 @@ import json
 import os
 import platform
 import sys
-import time
 from importlib.metadata import PackageNotFoundError, entry_points, version
 
-import httpx
 import psutil
 import yaml
 from omegaconf import OmegaConf
@@ -39,50 +37,18 @@ class StatusConfig(BaseNeMoGymCLIConfig):
     head_server: dict | None = Field(default=None, description="{host, port} of the head server")
 
 
-def format_uptime(seconds: float) -> str:
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{int(days)}d {int(hours)}h {int(minutes)}m {secs:.1f}s"
-
-
 @command
 def status_main() -> int:
+    """Delegates to ``nemo_gym.server_status.StatusCommand``; always exits 0."""
+    from nemo_gym.config.schema import HeadServerConfig
+    from nemo_gym.server_status import StatusCommand
+
     overrides = parse_overrides()
     validate_command_config(StatusConfig, overrides)
     head = parse_config(overrides).config["head_server"]
-    host = "127.0.0.1" if head["host"] in ("0.0.0.0", "") else head["host"]
-    url = f"http://{host}:{head['port']}/server_instances"
-    try:
-        response = httpx.get(url, timeout=5)
-        response.raise_for_status()
-    except httpx.HTTPError as error:
-        console.print(f"\nCould not connect to head server at {url}: {type(error).__name__}", markup=False)
-        console.print("Is the head server running? Start it with: `ng_run`", markup=False)
-        return 0
-    records = response.json()
-    if not records:
-        console.print("No NeMo Gym servers found running.")
-        return 0
-    console.print("\nNeMo Gym Server Status:\n")
-    healthy = 0
-    now = time.time()
-    for index, record in enumerate(records, start=1):
-        ok = False
-        if record.get("url"):
-            try:
-                ok = httpx.get(record["url"].replace("0.0.0.0", "127.0.0.1") + "/health", timeout=2).is_success
-            except httpx.HTTPError:
-                ok = False
-        healthy += ok
-        mark = "✓" if ok else "✗"
-        uptime = format_uptime(now - record["start_time"]) if record.get("start_time") else format_uptime(0)
-        console.print(
-            f"[{index}] {mark} {record['process_name']} ({record['server_type']}/{record['name']})  "
-            f"url={record.get('url')} pid={record.get('pid')} uptime={uptime}",
-            markup=False,
-        )
-    console.print(f"\n{len(records)} servers found ({healthy} healthy, {len(records) - healthy} unhealthy)\n")
+    head_config = HeadServerConfig(host=head["host"] or "127.0.0.1", port=head["port"])
+    status = StatusCommand(head_config, console=console)
+    status.display_status(status.discover_servers())
     return 0
 
 
