@@ -6,7 +6,7 @@ Modes: ``example_validation`` (the ``example`` datasets every server ships) and 
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from nemo_gym.cli.common import BaseNeMoGymCLIConfig
-from nemo_gym.config.loader import ParsedConfig
+from nemo_gym.config.loader import ParsedConfig, resolve_subtree
 from nemo_gym.config.paths import resolve_path
 from nemo_gym.config.schema import DatasetConfig
 from nemo_gym.errors import NeMoGymError
@@ -33,8 +33,33 @@ INITIAL_GLOBAL_CONFIG = {"policy_base_url": "", "policy_api_key": "", "policy_mo
 MAX_REPORTED_INVALID = 20
 
 
-class DataPreparationError(NeMoGymError):
-    pass
+class DataPreparationError(NeMoGymError, ValueError):
+    """A dataset is missing, conflicts with its metrics file or cannot be prepared (a ValueError, as the
+    reference raises for conflicts)."""
+
+
+# Keys a download backend needs in the global config (env.yaml), with the placeholder shown when one is missing.
+BACKEND_CREDENTIALS = {
+    "gitlab": {"mlflow_tracking_uri": "<your_gitlab_uri>", "mlflow_tracking_token": "<your_gitlab_token>"},
+    "huggingface": {"hf_token": "<your_hf_token>"},
+}
+
+
+def validate_backend_credentials(
+    backend: str, global_config_dict: Mapping[str, Any] | None = None
+) -> tuple[bool, str]:
+    """``(True, "")`` when every key ``backend`` needs is set (non-empty) in the global config, else ``(False,
+    message)`` naming the missing keys and the env.yaml lines to add. Values are never part of the message."""
+    if global_config_dict is None:
+        from nemo_gym.global_config import get_global_config_dict
+
+        global_config_dict = get_global_config_dict()
+    required = BACKEND_CREDENTIALS.get(backend, {})
+    missing = [key for key in required if not global_config_dict.get(key)]
+    if not missing:
+        return True, ""
+    lines = "\n".join(f"  {key}: {required[key]}" for key in missing)
+    return False, f"{backend} backend selected but missing credentials: {missing}\nAdd to env.yaml:\n{lines}"
 
 
 class TrainDataProcessorConfig(BaseNeMoGymCLIConfig):
@@ -105,7 +130,8 @@ def select_datasets(parsed: ParsedConfig, mode: str) -> list[AgentDataset]:
     return selected
 
 
-def check_present(items: list[AgentDataset], mode: str, should_download: bool) -> None:
+def check_present(items: list[AgentDataset], config: "TrainDataProcessorConfig", global_config: Mapping) -> None:
+    mode, should_download = config.mode, config.should_download
     found = [item for item in items if item.path.is_file()]
     missing = [item for item in items if not item.path.is_file()]
     if found:
@@ -120,6 +146,9 @@ def check_present(items: list[AgentDataset], mode: str, should_download: bool) -
             f"Missing local datasets ({listing}). You must provide local datasets since download is disabled "
             "(+should_download=true would download them where a network is available)."
         )
+    credentials_ok, credentials_message = validate_backend_credentials(config.data_source, global_config)
+    if not credentials_ok:
+        raise DataPreparationError(f"Cannot download datasets: {credentials_message}")
     sources = "; ".join(f"{item.dataset.name}: {_download_source(item.dataset)}" for item in missing)
     raise DataPreparationError(
         f"Cannot download datasets: downloads are not available in this installation. Fetch them yourself and "
@@ -231,7 +260,9 @@ def prepare_data(config: TrainDataProcessorConfig, parsed: ParsedConfig) -> Prep
         )
     download = "**WILL**" if config.should_download else "will **NOT**"
     banner(f"Load datasets. Missing datasets {download} be downloaded.")
-    check_present(items, config.mode, config.should_download)
+    credential_keys = {key for keys in BACKEND_CREDENTIALS.values() for key in keys}
+    credentials = {key: resolve_subtree(parsed.config, key) for key in credential_keys if key in parsed.config}
+    check_present(items, config, credentials)
 
     banner("Validate samples and aggregate metrics")
     writer = MetricsWriter()
