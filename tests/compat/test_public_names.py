@@ -57,6 +57,10 @@ PUBLIC_NAMES = {
     "ProfilingMiddlewareInputConfig ProfilingMiddlewareConfig UvicornLoggingConfig initialize_ray "
     "IS_NEMO_GYM_FASTAPI_WORKER_KEY_NAME is_nemo_gym_fastapi_worker set_is_nemo_gym_fastapi_worker SimpleServer "
     "HeadServer ServerInstanceDisplayConfig",
+    "nemo_gym.server_status": "StatusCommand",
+    "nemo_gym.train_data_utils": "TrainDataProcessorConfig Accumulator AvgMinMax StringMetrics DatasetMetrics "
+    "aggregate_other_metrics postprocess_other_metrics compute_sample_metrics DatasetValidatorState "
+    "TrainDataProcessor validate_backend_credentials prepare_data",
 }
 
 
