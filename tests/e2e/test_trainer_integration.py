@@ -8,6 +8,7 @@ upstreams, sends rows, health-checks, kills a server, shuts down and starts agai
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -23,6 +24,7 @@ import httpx
 from nemo_gym.config.ports import find_open_port
 
 HERE = Path(__file__).parent
+ROOT = HERE.parents[1]
 SERVER_NAMES = {"policy_model", "example_single_tool_call", "example_single_tool_call_simple_agent"}
 # The first turn thinks, says something and calls the tool; the second thinks and answers from the tool output.
 UPSTREAM_RULES = [
@@ -72,6 +74,13 @@ def scripted_upstreams(tmp_path: Path, count: int) -> Iterator[list[str]]:
                 process.wait()
 
 
+def isolated_ray_env(home: Path, ray_temp: str) -> dict[str, str]:
+    """This environment without RAY_* settings; HOME (where Ray keeps its default token) and Ray's temp root
+    (where a plain ``ray.init()`` looks for a running cluster) are the test's own."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("RAY_")}
+    return env | {"HOME": str(home), "RAY_TMPDIR": ray_temp}
+
+
 def run_trainer(tmp_path: Path, urls: list[str], rows: int, second_round_rows: int, env: dict[str, str]) -> dict:
     # Ray's socket paths must stay short, so its session folder is not under pytest's long tmp_path.
     ray_temp = tempfile.mkdtemp(prefix="ngt-", dir="/tmp")
@@ -86,7 +95,7 @@ def run_trainer(tmp_path: Path, urls: list[str], rows: int, second_round_rows: i
     report_path = tmp_path / "report.json"
     home = tmp_path / "home"  # Ray keeps its default token in ~/.ray: never the real one
     home.mkdir()
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")} | {"HOME": str(home)} | env
+    full_env = isolated_ray_env(home, ray_temp) | env
     log = tmp_path / "trainer.log"
     try:
         with log.open("wb") as out:
@@ -192,3 +201,28 @@ def test_trainer_sequence_on_a_token_protected_cluster(tmp_path: Path) -> None:
     assert_clean_shutdown(first["shutdown"])
     assert report["ray_usable_after_shutdown"]
     assert not (tmp_path / "home" / ".ray" / "auth_token").exists()  # the trainer's token was used, none made
+
+
+def test_the_trainers_guide_example_runs_as_written(tmp_path: Path) -> None:
+    guide = (ROOT / "docs" / "trainers.md").read_text()
+    code = re.search(r"## A runnable example.*?```python\n(.*?)```", guide, re.S).group(1)
+    script = tmp_path / "trainer_example.py"
+    script.write_text(code)
+    home = tmp_path / "home"
+    home.mkdir()
+    ray_temp = tempfile.mkdtemp(prefix="ngt-", dir="/tmp")
+    try:
+        result = subprocess.run(
+            [sys.executable, str(script)],
+            cwd=ROOT,
+            env=isolated_ray_env(home, ray_temp),  # Ray's defaults: a new local cluster gets a token
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        shutil.rmtree(ray_temp, ignore_errors=True)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
+    printed = [line for line in result.stdout.splitlines() if line.startswith("row ")]
+    assert printed == [f"row {index}: reward 1.0, 2 model calls" for index in range(5)]
+    assert (home / ".ray" / "auth_token").is_file()  # the cluster was token-protected, and the servers joined it
