@@ -1,9 +1,14 @@
 """The one secret mask used by ng_dump_config, the head server, /server_instances, logs and written files.
 
 A key is secret when its last word is key/token/secret/password (``policy_api_key``, ``hf_token``,
-``client_secret``) or it contains ``apikey``/``password``/``secret`` anywhere. Counts such as
-``max_output_tokens`` and data such as ``prompt_token_ids`` are not secrets. Values that were found under a
-secret key are also scrubbed wherever they appear as text (an env.yaml value interpolated into a URL, a log line).
+``client_secret``, the ``api-key`` header) or it contains ``apikey``/``password``/``secret``/``authorization``
+anywhere (the ``Authorization`` header). Counts such as ``max_output_tokens`` and data such as
+``prompt_token_ids`` are not secrets.
+
+Masking is by value too: every value found under a secret key, the token of an ``Authorization: Bearer <token>``
+value and the user-info of a URL (``http://user:sk-X@host``) are secret values; any string that equals or
+contains one is masked wherever it appears (a key with an ordinary name holding ``${policy_api_key}``, a log
+line, an error message), and URL user-info is always replaced by ``****``.
 """
 
 import logging
@@ -13,10 +18,12 @@ from typing import Any
 
 MASK = "****"
 _SECRET_LAST_WORDS = frozenset({"key", "token", "secret", "password", "passwd", "apikey", "credentials"})
-_SECRET_ANYWHERE = ("apikey", "password", "secret")
+_SECRET_ANYWHERE = ("apikey", "password", "secret", "authorization")
 _WORD_SPLIT = re.compile(r"[_\-.\s]+|(?<=[a-z0-9])(?=[A-Z])")
 # Short values (e.g. "", "EMPTY", "none") would scrub innocent text; real secrets are longer.
 _MIN_SCRUB_LENGTH = 6
+# scheme://user-info@host: the user-info (a password or a token) is a secret whatever key holds the URL.
+_URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/@\s'\"<>]+)@")
 
 
 def is_secret_key(key: Any) -> bool:
@@ -30,14 +37,27 @@ def is_secret_key(key: Any) -> bool:
 
 
 def mask_secrets(value: Any) -> Any:
-    """A copy of ``value`` (plain dicts/lists) with every secret-keyed leaf replaced by ``****``, at any depth."""
+    """A copy of ``value`` (plain dicts/lists) with secrets replaced by ``****``, at any depth.
+
+    Masked: every secret-keyed leaf; in every other string, the secret values found in ``value`` itself or known
+    to this process's ``scrubber`` (so ``z: ${policy_api_key}`` resolved is masked too) and URL user-info.
+    """
+    local = SecretScrubber()
+    local.add(collect_secret_values(value))
+    local.add(scrubber.values)
+    return _mask(value, local)
+
+
+def _mask(value: Any, known: "SecretScrubber") -> Any:
     if isinstance(value, Mapping):
         return {
-            key: (MASK if is_secret_key(key) and _is_leaf(item) and item is not None else mask_secrets(item))
+            key: (MASK if is_secret_key(key) and _is_leaf(item) and item is not None else _mask(item, known))
             for key, item in value.items()
         }
     if isinstance(value, list | tuple):
-        return [mask_secrets(item) for item in value]
+        return [_mask(item, known) for item in value]
+    if isinstance(value, str):
+        return known.scrub(value)
     return value
 
 
@@ -50,14 +70,24 @@ def collect_secret_values(value: Any, found: set[str] | None = None) -> set[str]
     found = set() if found is None else found
     if isinstance(value, Mapping):
         for key, item in value.items():
-            if is_secret_key(key) and isinstance(item, str) and len(item) >= _MIN_SCRUB_LENGTH:
-                found.add(item)
+            if is_secret_key(key) and isinstance(item, str | int) and not isinstance(item, bool):
+                text = str(item)
+                found.add(text)
+                # "Bearer <token>" / "Basic <credentials>": the token alone may be logged elsewhere.
+                scheme, _, token = text.partition(" ")
+                if token and scheme.isalpha():
+                    found.add(token.strip())
             else:
                 collect_secret_values(item, found)
     elif isinstance(value, list | tuple):
         for item in value:
             collect_secret_values(item, found)
-    return found
+    elif isinstance(value, str) and "@" in value:
+        for match in _URL_USERINFO.finditer(value):
+            userinfo = match.group("userinfo")
+            found.add(userinfo)
+            found.update(part for part in userinfo.split(":") if part)
+    return {text for text in found if len(text) >= _MIN_SCRUB_LENGTH}
 
 
 class SecretScrubber:
@@ -67,6 +97,10 @@ class SecretScrubber:
         self._values: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
 
+    @property
+    def values(self) -> frozenset[str]:
+        return frozenset(self._values)
+
     def add(self, values: Iterable[str]) -> None:
         new = {value for value in values if isinstance(value, str) and len(value) >= _MIN_SCRUB_LENGTH}
         if new - self._values:
@@ -75,9 +109,14 @@ class SecretScrubber:
             self._pattern = re.compile("|".join(re.escape(value) for value in alternatives))
 
     def scrub(self, text: str) -> str:
-        if self._pattern is None or not text:
+        """``text`` with every known secret value and every URL user-info replaced by ``****``."""
+        if not text:
             return text
-        return self._pattern.sub(MASK, text)
+        if self._pattern is not None:
+            text = self._pattern.sub(MASK, text)
+        if "@" in text:
+            text = _URL_USERINFO.sub(lambda match: match.group("scheme") + MASK + "@", text)
+        return text
 
 
 scrubber = SecretScrubber()
@@ -87,11 +126,13 @@ class SecretScrubbingFilter(logging.Filter):
     """A logging filter that masks known secret values in every record it sees."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if scrubber._pattern is not None:
+        try:
             message = record.getMessage()
-            scrubbed = scrubber.scrub(message)
-            if scrubbed != message:
-                record.msg, record.args = scrubbed, None
+        except Exception:  # a malformed record is logging's own problem to report
+            return True
+        scrubbed = scrubber.scrub(message)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, None
         return True
 
 

@@ -85,26 +85,24 @@ def probe(upstream: Upstream, timeout_s: float = REQUEST_TIMEOUT_S) -> str | Non
     return None
 
 
-def _probe_all(upstreams: list[Upstream]) -> dict[Upstream, str]:
-    problems: dict[Upstream, str] = {}
-    lock = threading.Lock()
+def _probe_all(upstreams: list[Upstream]) -> list[tuple[Upstream, str]]:
+    """``(upstream, problem)`` for each upstream that does not answer; all are asked at once."""
+    problems: list[str | None] = [None] * len(upstreams)
 
-    def run(upstream: Upstream) -> None:
-        problem = probe(upstream)
-        if problem is not None:
-            with lock:
-                problems[upstream] = problem
+    def run(index: int) -> None:
+        problems[index] = probe(upstreams[index])
 
-    threads = [threading.Thread(target=run, args=(upstream,), daemon=True) for upstream in upstreams]
+    threads = [threading.Thread(target=run, args=(index,), daemon=True) for index in range(len(upstreams))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return problems
+    return [(upstream, problem) for upstream, problem in zip(upstreams, problems, strict=True) if problem is not None]
 
 
 def _describe(upstream: Upstream, problem: str) -> str:
-    return f"model server {upstream.server!r}: its upstream {scrubber.scrub(upstream.models_url)} ({problem})"
+    url = scrubber.scrub(upstream.models_url)
+    return f"model server {upstream.server!r}: no answer from its upstream at {url} ({problem})"
 
 
 def check_model_upstreams(
@@ -119,10 +117,10 @@ def check_model_upstreams(
     wait_s = config.get(WAIT_KEY)
     problems = _probe_all(upstreams)
     if wait_s is None or float(wait_s) <= 0:
-        for upstream, problem in problems.items():
+        for upstream, problem in problems:
             say(
-                f"WARNING: {_describe(upstream, problem)} does not answer GET /models; rollouts will fail until it "
-                f"does. Check the URL and that the model server is up (+{WAIT_KEY}=<seconds> waits for it)."
+                f"WARNING: {_describe(upstream, problem)}; rollouts will fail until it answers. Check the URL and "
+                f"that the model endpoint is up (+{WAIT_KEY}=<seconds> makes ng_run wait for it)."
             )
         return
     deadline = time.monotonic() + float(wait_s)
@@ -130,9 +128,9 @@ def check_model_upstreams(
         say(f"Waiting up to {float(wait_s):g}s ({WAIT_KEY}) for {len(problems)} model upstream(s) to answer...")
     while problems and not stop.is_set():
         if time.monotonic() >= deadline:
-            silent = "; ".join(_describe(upstream, problem) for upstream, problem in problems.items())
+            silent = "; ".join(_describe(upstream, problem) for upstream, problem in problems)
             raise SupervisorError(f"model upstreams not answering after {float(wait_s):g}s ({WAIT_KEY}): {silent}")
         stop.wait(POLL_INTERVAL_S)
-        problems = {upstream: problem for upstream, problem in _probe_all(list(problems)).items()}
+        problems = _probe_all([upstream for upstream, _ in problems])
     if not stop.is_set():
         say(f"All {len(upstreams)} model upstream(s) answer")

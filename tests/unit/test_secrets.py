@@ -56,3 +56,34 @@ def test_log_records_are_scrubbed(caplog) -> None:
     record = logger.makeRecord("test", logging.INFO, __file__, 1, "key is %s", ("sk-log-secret-1",), None)
     handler.filter(record)
     assert record.getMessage() == f"key is {MASK}"
+
+
+def test_secret_values_are_masked_wherever_they_are_copied() -> None:
+    config = {
+        "policy_api_key": "sk-canary-0123456789",
+        "z": "sk-canary-0123456789",  # an ordinary key holding ${policy_api_key}
+        "note": "prefix sk-canary-0123456789 suffix",
+        "max_output_tokens": 128,
+    }
+    masked = mask_secrets(config)
+    assert masked == {"policy_api_key": MASK, "z": MASK, "note": f"prefix {MASK} suffix", "max_output_tokens": 128}
+
+
+def test_authorization_headers_are_secret_keys_and_their_token_is_a_secret_value() -> None:
+    assert is_secret_key("Authorization") and is_secret_key("Proxy-Authorization")
+    assert is_secret_key("api-key") and is_secret_key("X-Api-Key")
+    config = {"default_headers": {"Authorization": "Bearer tok-canary-987654"}, "log": "sent tok-canary-987654"}
+    masked = mask_secrets(config)
+    assert masked["default_headers"]["Authorization"] == MASK
+    assert masked["log"] == f"sent {MASK}"
+
+
+def test_url_user_info_is_masked_and_its_password_learnt() -> None:
+    config = {"base_url": "http://user:pw-canary-55555@host:8000/v1", "elsewhere": "pw-canary-55555"}
+    masked = mask_secrets(config)
+    assert masked["base_url"] == f"http://{MASK}@host:8000/v1"
+    assert masked["elsewhere"] == MASK
+    assert "pw-canary-55555" in collect_secret_values(config)
+    scrubber = SecretScrubber()
+    assert scrubber.scrub("GET https://tok@example.com/x failed") == f"GET https://{MASK}@example.com/x failed"
+    assert scrubber.scrub("mail me at someone@example.com") == "mail me at someone@example.com"
