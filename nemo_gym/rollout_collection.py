@@ -24,8 +24,10 @@ from nemo_gym.rollouts.collection import (
     agent_names,
     check_input,
 )
+from nemo_gym.rollouts.fail_fast import DEFAULT_MAX_CONSECUTIVE_CONNECTION_FAILURES
 from nemo_gym.rollouts.input_rows import ROLLOUT_META_KEY
 from nemo_gym.rollouts.metrics import DEFAULT_PASS_THRESHOLD
+from nemo_gym.rollouts.readiness import DEFAULT_SERVER_WAIT_S
 
 HTTP_CLIENT_KEYS = ("http_client", "global_aiohttp_connector_limit", "global_aiohttp_connector_limit_per_host")
 
@@ -71,6 +73,16 @@ class RolloutCollectionConfig(BaseNeMoGymCLIConfig):
     config_paths: list[str] | None = Field(
         default=None, description="one-shot mode: start these configs' servers, collect, stop them"
     )
+    max_consecutive_connection_failures: int = Field(
+        default=DEFAULT_MAX_CONSECUTIVE_CONNECTION_FAILURES,
+        ge=0,
+        description="stop dispatching after this many identical connection failures in a row (0: never)",
+    )
+    server_wait_timeout_s: float = Field(
+        default=DEFAULT_SERVER_WAIT_S,
+        ge=0,
+        description="wait up to this long for the servers the rows need to answer /health (0: don't wait)",
+    )
 
     def to_settings(self) -> CollectionSettings:
         return CollectionSettings(
@@ -85,6 +97,8 @@ class RolloutCollectionConfig(BaseNeMoGymCLIConfig):
             overwrite=self.overwrite,
             pass_threshold=self.pass_threshold,
             progress_bar=self.progress_bar,
+            max_consecutive_connection_failures=self.max_consecutive_connection_failures,
+            server_wait_timeout_s=self.server_wait_timeout_s,
         )
 
 

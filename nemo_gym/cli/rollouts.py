@@ -70,7 +70,9 @@ def print_summary(result: CollectionResult) -> None:
     console.print(table)
     console.print(f"Rollouts: {result.output_path}", markup=False)
     console.print(f"Metrics:  {result.metrics_path}", markup=False)
-    if result.num_failed:
+    if result.stopped_reason:
+        console.print(result.stopped_reason, markup=False)
+    elif result.num_failed:
         console.print(
             f"{result.num_failed} rollout(s) failed; see {result.failures_path}. Run again with +resume=true to "
             "retry them.",
@@ -97,4 +99,4 @@ def collect_main() -> int:
         head = HeadServerConfig(**{key: parsed.config["head_server"][key] for key in ("host", "port")})
         result = run_async(_collect(config, head))
     print_summary(result)
-    return 1 if result.num_failed else 0
+    return 1 if result.num_failed or result.stopped_reason else 0

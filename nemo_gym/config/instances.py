@@ -32,6 +32,9 @@ RESERVED_TOP_LEVEL_KEYS = frozenset(
         "isolated_envs",
         "startup_timeout_s",
         "session_secret",
+        "max_request_body_mb",
+        "model_upstream_check",
+        "model_upstream_wait_s",
     }
 )
 

@@ -17,7 +17,9 @@ from typing import Any
 import orjson
 
 from nemo_gym.errors import NeMoGymError
+from nemo_gym.http.client import default_retry_policy
 from nemo_gym.http.server_client import ServerClient
+from nemo_gym.rollouts.fail_fast import DEFAULT_MAX_CONSECUTIVE_CONNECTION_FAILURES, ConnectionFailureRun
 from nemo_gym.rollouts.input_rows import (
     ROLLOUT_META_KEY,
     InputLine,
@@ -30,6 +32,7 @@ from nemo_gym.rollouts.input_rows import (
 )
 from nemo_gym.rollouts.metrics import DEFAULT_PASS_THRESHOLD, RolloutMetrics
 from nemo_gym.rollouts.progress import CollectionProgress
+from nemo_gym.rollouts.readiness import DEFAULT_SERVER_WAIT_S, needed_servers, wait_for_servers
 from nemo_gym.rollouts.resume import (
     DoneSet,
     LineWriter,
@@ -77,6 +80,10 @@ class CollectionSettings:
     overwrite: bool = False
     pass_threshold: float = DEFAULT_PASS_THRESHOLD
     progress_bar: bool | None = None  # None: a bar on a terminal, plain lines otherwise
+    # Stop dispatching after this many identical connection failures in a row (None or 0: never).
+    max_consecutive_connection_failures: int | None = DEFAULT_MAX_CONSECUTIVE_CONNECTION_FAILURES
+    # Wait this long for the servers the rows need to answer /health before the first row (0: don't wait).
+    server_wait_timeout_s: float = DEFAULT_SERVER_WAIT_S
 
 
 @dataclass
@@ -89,6 +96,7 @@ class CollectionResult:
     num_failed: int  # in this run
     num_skipped: int  # already in the output (resume)
     metrics: dict[str, Any]
+    stopped_reason: str | None = None  # set when the collection stopped early (rows are left for +resume=true)
 
 
 class _RolloutError(Exception):
@@ -135,6 +143,7 @@ class RolloutCollector:
         self._output: LineWriter | None = None
         self._failures: LineWriter | None = None
         self._progress: CollectionProgress | None = None
+        self._failure_run = ConnectionFailureRun(settings.max_consecutive_connection_failures)
 
     async def run(self) -> CollectionResult:
         settings = self.settings
@@ -149,6 +158,12 @@ class RolloutCollector:
         if settings.overrides:
             logger.info("Overriding responses_create_params fields with %s", settings.overrides)
 
+        if settings.server_wait_timeout_s > 0:
+            await wait_for_servers(
+                self.client,
+                needed_servers(self.client.global_config_dict, scan.rows_per_agent),
+                settings.server_wait_timeout_s,
+            )
         done = DoneSet(scan.num_rows, settings.num_repeats)
         self._prepare_output(done)
         total = scan.num_rows * settings.num_repeats
@@ -183,6 +198,7 @@ class RolloutCollector:
             num_failed=self.num_failed,
             num_skipped=num_skipped,
             metrics=summary,
+            stopped_reason=self._failure_run.reason() if self._failure_run.tripped else None,
         )
 
     def _prepare_output(self, done: DoneSet) -> None:
@@ -227,11 +243,16 @@ class RolloutCollector:
         try:
             for line in iter_input_lines(settings.input_path, settings.limit):
                 repeats = [repeat for repeat in range(settings.num_repeats) if (line.row_index, repeat) not in done]
+                if self._failure_run.tripped:
+                    break
                 if not repeats:
                     continue
                 body, agent, problem = self._request_body(line)
                 for repeat in repeats:
                     await slots.acquire()
+                    if self._failure_run.tripped:
+                        slots.release()
+                        break
                     if body is None or agent is None:
                         self._record_failure(line, repeat, agent, problem or "invalid row", None)
                         slots.release()
@@ -263,19 +284,25 @@ class RolloutCollector:
             result = await self._post_run(agent, body)
         except _RolloutError as error:
             self._record_failure(line, repeat, agent, str(error), error.status)
+            self._count_failure(str(error), error.status)
             return
         except Exception as error:  # transport errors after the retry budget, a dead agent, ...
             message = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
             self._record_failure(line, repeat, agent, message, None)
+            self._count_failure(message, None)
             return
         result[ROLLOUT_META_KEY] = {"row_index": line.row_index, "repeat": repeat, "agent": agent}
         self._output.write_line(dumps_json(result))
         self.num_collected += 1
+        self._failure_run.success()
         self.metrics.add(result)
         self._progress.advance()
 
     async def _post_run(self, agent: str, body: bytes) -> dict[str, Any]:
-        response = await self.client.post(agent, "/run", data=body, headers=JSON_HEADERS)
+        # An agent's 502/504 already carries the retries done behind it; a rollout is not re-run for it.
+        response = await self.client.post(
+            agent, "/run", data=body, headers=JSON_HEADERS, policy=default_retry_policy().for_gym_server()
+        )
         try:
             payload = await response.read()
         finally:
@@ -290,6 +317,10 @@ class RolloutCollector:
         if not isinstance(result, dict):
             raise _RolloutError(f"{agent} /run returned {type(result).__name__}, expected a JSON object")
         return result
+
+    def _count_failure(self, message: str, status: int | None) -> None:
+        if self._failure_run.failure(message, status):
+            logger.error("%s", self._failure_run.reason())
 
     def _record_failure(self, line: InputLine, repeat: int, agent: str | None, error: str, status: int | None) -> None:
         entry = {
