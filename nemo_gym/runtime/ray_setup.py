@@ -92,9 +92,8 @@ def ensure_ray_initialized(num_cpus: int | None = None) -> None:
     # address="local": a private cluster for a server run on its own, never someone else's cluster that
     # happens to run on this machine; protected by a token of its own, not one in the user's home.
     private = PrivateRayFolder()
-    os.environ.pop("RAY_AUTH_TOKEN", None)  # it would take precedence over the file
-    os.environ.update(private.env())
-    atexit.register(private.remove)  # runs after ray's own exit hook, registered later by ray.init
+    _use_token_in_this_process(private)
+    atexit.register(_stop_private_cluster, private)
     ray.init(
         address="local",
         _temp_dir=str(private.temp_dir),
@@ -104,6 +103,28 @@ def ensure_ray_initialized(num_cpus: int | None = None) -> None:
         include_dashboard=False,
         logging_level=logging.WARNING,
     )
+
+
+def _use_token_in_this_process(private: "PrivateRayFolder") -> None:
+    """Make this process (and the cluster it is about to start) use ``private``'s token."""
+    os.environ.pop("RAY_AUTH_TOKEN", None)  # it would take precedence over the file
+    os.environ.update(private.env())
+    try:
+        from ray._raylet import AuthenticationTokenLoader, Config
+    except ImportError:  # a Ray without token authentication: nothing is cached
+        return
+    # Ray reads RAY_AUTH_MODE and the token once per process and caches them; refresh both
+    Config.initialize("")
+    AuthenticationTokenLoader.instance().reset_cache()
+
+
+def _stop_private_cluster(private: "PrivateRayFolder") -> None:
+    """At exit: stop the cluster first (Ray writes its logs until then), then remove its folder."""
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+    private.remove()
 
 
 def _tcp_reachable(host: str, port: int) -> bool:

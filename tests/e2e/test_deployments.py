@@ -83,10 +83,14 @@ def test_ng_run_as_pid_1_stops_cleanly_on_sigterm(tmp_path) -> None:
 
 @pytest.fixture()
 def external_ray(monkeypatch) -> Iterator[LocalRayCluster]:
-    """A cluster started outside ng_run (as a trainer's would be), protected by Ray's token auth."""
-    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    """A cluster started outside ng_run (as a trainer's would be), protected by Ray's token auth.
+
+    Its token is where the user says (``RAY_AUTH_TOKEN_PATH``), as docs/deployment.md tells users to set it.
+    """
     cluster = LocalRayCluster()
     cluster.start()
+    for name, value in cluster.child_env({}).items():
+        monkeypatch.setenv(name, value)
     try:
         cluster.wait_ready()
         yield cluster
