@@ -66,13 +66,12 @@ def main() -> None:
     with ScriptedUpstream() as upstream:
         for index in range(args.repeats):
             runs["ray_included"].append(time_one(upstream.base_url, logs / f"inc{index}.log", [], env))
-        os.environ["RAY_AUTH_MODE"] = "token"  # the cluster and the servers that join it
         cluster = LocalRayCluster()
         cluster.start()
         cluster.wait_ready()
         address = cluster.address
         try:
-            joined_env = {**env, "RAY_AUTH_MODE": "token"}
+            joined_env = cluster.child_env(env)  # the servers that join it present its token
             for index in range(args.repeats):
                 runs["ray_excluded"].append(
                     time_one(
