@@ -31,6 +31,8 @@ from nemo_gym.runtime.ray_setup import LocalRayCluster, ray_address_from, split_
 logger = logging.getLogger("nemo_gym.run")
 
 OUTPUT_TAIL_LINES = 40
+MAX_FORWARDED_LINE_BYTES = 8192
+SECRET_MARGIN = 256
 POLL_INTERVAL_S = 0.1
 PENDING_REPORT_INTERVAL_S = 5.0
 DEFAULT_STARTUP_TIMEOUT_S = 600.0
@@ -57,15 +59,35 @@ def _connect_host(host: str | None) -> str:
 
 
 def _pump_output(child: Child, stream: IO[bytes], sink: IO[str], lock: threading.Lock) -> None:
-    """Prefix each line of the child's output with its instance name, mask secrets, keep the last lines."""
+    """Prefix each line of the child's output with its instance name, mask secrets, keep the last lines.
+
+    A line longer than ``MAX_FORWARDED_LINE_BYTES`` (a server that prints a whole request, say) is shown cut,
+    with the number of bytes left out; it is never held in memory whole.
+    """
     prefix = f"({child.instance.name}) "
-    for raw in iter(stream.readline, b""):
+    long_line_bytes = 0  # > 0 while the rest of an over-long line is being read and dropped
+    for raw in iter(lambda: stream.readline(MAX_FORWARDED_LINE_BYTES), b""):
+        complete = raw.endswith(b"\n")
+        if long_line_bytes:
+            long_line_bytes += len(raw)
+            if complete:
+                _forward(child, sink, lock, f"{prefix}[... the line above was {long_line_bytes} bytes long; cut]")
+                long_line_bytes = 0
+            continue
         line = scrubber.scrub(raw.decode(errors="replace").rstrip("\n"))
-        child.tail.append(line)
-        with lock:
-            sink.write(prefix + line + "\n")
-            sink.flush()
+        if not complete and len(raw) >= MAX_FORWARDED_LINE_BYTES:
+            # cut well before the end: a secret split by the cut would not be recognised by the scrubber
+            line = line[:-SECRET_MARGIN]
+            long_line_bytes = len(raw)
+        _forward(child, sink, lock, prefix + line)
     stream.close()
+
+
+def _forward(child: Child, sink: IO[str], lock: threading.Lock, text: str) -> None:
+    child.tail.append(text)
+    with lock:
+        sink.write(text + "\n")
+        sink.flush()
 
 
 class Supervisor:
@@ -288,11 +310,12 @@ class Supervisor:
                 self._stop.wait(POLL_INTERVAL_S)
 
     def _check_model_upstreams(self) -> None:
-        """One warning per model upstream that does not answer ``/models`` (a bounded wait with model_upstream_wait_s)."""
+        """One warning per model upstream that does not answer ``/models`` (model_upstream_wait_s: a bounded wait)."""
         from nemo_gym.runtime.upstream_check import check_model_upstreams, model_upstreams
 
         if not self._stop.is_set():
-            check_model_upstreams(self.config, model_upstreams(self.config, self.parsed.instances), self.say, self._stop)
+            upstreams = model_upstreams(self.config, self.parsed.instances)
+            check_model_upstreams(self.config, upstreams, self.say, self._stop)
 
     def _reap_orphans(self) -> None:
         """As PID 1 (a container's CMD) orphaned grandchildren are ours to reap, but not our own children."""
