@@ -98,3 +98,64 @@ async def load(url: str, body: dict, total: int, concurrency: int) -> dict[str, 
 
 def free_port() -> int:
     return find_open_port()
+
+
+def tree_memory(root_pid: int) -> dict[str, Any]:
+    """RSS and PSS (MiB) of a process and all its descendants, per process and summed; Ray's processes apart.
+
+    PSS shares each page among the processes that map it, so the per-process figures add up to what the tree
+    really costs the machine (RSS counts shared libraries once per process).
+    """
+    root = psutil.Process(root_pid)
+    processes = [root, *root.children(recursive=True)]
+    ray_pids: set[int] = set()
+    for process in processes:
+        try:
+            if "ray.scripts.scripts" in " ".join(process.cmdline()):
+                ray_pids |= {process.pid, *(child.pid for child in process.children(recursive=True))}
+        except psutil.Error:
+            pass
+    rows = []
+    for process in processes:
+        try:
+            info = process.memory_full_info()
+            cmdline = process.cmdline()
+        except psutil.Error:
+            continue
+        name = _process_label(process, cmdline)
+        rows.append(
+            {
+                "pid": process.pid,
+                "name": name,
+                "ray": process.pid in ray_pids,
+                "rss_mib": round(info.rss / 2**20, 1),
+                "pss_mib": round(info.pss / 2**20, 1),
+            }
+        )
+    total = round(sum(row["pss_mib"] for row in rows), 1)
+    ray_total = round(sum(row["pss_mib"] for row in rows if row["ray"]), 1)
+    return {
+        "pss_mib_total": total,
+        "pss_mib_ray": ray_total,
+        "pss_mib_without_ray": round(total - ray_total, 1),
+        "processes": rows,
+    }
+
+
+def _process_label(process: psutil.Process, cmdline: list[str]) -> str:
+    environ_name = None
+    try:
+        environ_name = process.environ().get("NEMO_GYM_CONFIG_PATH")
+    except psutil.Error:
+        pass
+    if environ_name and "ray" not in process.name():
+        return environ_name
+    joined = " ".join(cmdline)
+    for marker in ("gcs_server", "raylet", "dashboard", "runtime_env", "log_monitor", "ray_client_server", "monitor"):
+        if marker in joined:
+            return marker
+    if "ray.scripts.scripts" in joined:
+        return "ray start"
+    if "default_worker" in joined:
+        return "ray worker"
+    return process.name() if process.pid != os.getpid() else "benchmark"

@@ -4,7 +4,8 @@
 
 Two cases side by side: ng_run starting its own Ray cluster ("ray_included"), and ng_run joining a cluster
 started beforehand ("ray_excluded"). The model is vllm_model pointed at the scripted upstream, so no model
-loading is timed. Prints one JSON line with the median and every run.
+loading is timed. The first run with its own cluster also measures the idle memory of the whole ng_run tree
+(RSS and PSS per process, Ray's processes apart), 5 s after ready. Prints one JSON line.
 """
 
 import argparse
@@ -18,17 +19,21 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.harness import ROOT, free_port, machine
+from benchmarks.harness import ROOT, free_port, machine, tree_memory
 from nemo_gym.runtime.ray_setup import LocalRayCluster
 from nemo_gym.testing.scripted_upstream import ScriptedUpstream
 
+IDLE_SETTLE_S = 5.0
 CONFIGS = (
     "resources_servers/example_single_tool_call/configs/example_single_tool_call.yaml,"
     "responses_api_models/vllm_model/configs/vllm_model.yaml"
 )
 
 
-def time_one(upstream_url: str, log_path: Path, extra: list[str], env: dict[str, str]) -> float:
+def time_one(
+    upstream_url: str, log_path: Path, extra: list[str], env: dict[str, str], memory: dict | None = None
+) -> float:
+    """Seconds until ng_run reports every server ready; with ``memory``, also its tree's idle memory (filled in)."""
     command = [
         sys.executable,
         "-c",
@@ -50,7 +55,11 @@ def time_one(upstream_url: str, log_path: Path, extra: list[str], env: dict[str,
                 if time.monotonic() - started > 300:
                     raise TimeoutError(log_path.read_text())
                 time.sleep(0.02)
-            return time.monotonic() - started
+            elapsed = time.monotonic() - started
+            if memory is not None:
+                time.sleep(IDLE_SETTLE_S)  # let start-up garbage go and Ray's workers settle
+                memory.update(tree_memory(process.pid))
+            return elapsed
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)
@@ -63,9 +72,12 @@ def main() -> None:
     logs = Path(tempfile.mkdtemp(prefix="startup_"))
     env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
     runs: dict[str, list[float]] = {"ray_included": [], "ray_excluded": []}
+    memory: dict = {}
     with ScriptedUpstream() as upstream:
         for index in range(args.repeats):
-            runs["ray_included"].append(time_one(upstream.base_url, logs / f"inc{index}.log", [], env))
+            runs["ray_included"].append(
+                time_one(upstream.base_url, logs / f"inc{index}.log", [], env, memory if index == 0 else None)
+            )
         cluster = LocalRayCluster()
         cluster.start()
         cluster.wait_ready()
@@ -87,6 +99,7 @@ def main() -> None:
                 "servers": 3,
                 **{f"{case}_median_s": round(statistics.median(values), 2) for case, values in runs.items()},
                 "runs_s": {case: [round(value, 2) for value in values] for case, values in runs.items()},
+                "idle_memory": memory,
                 "machine": machine(),
             }
         )
