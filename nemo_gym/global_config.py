@@ -12,13 +12,14 @@ from typing import Any
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
+from nemo_gym.bootstrap.environment import CONFIG_DICT_ENV, CONFIG_PATH_ENV
 from nemo_gym.config.instance_types import format_almost_server_warning
 from nemo_gym.config.loader import ParsedConfig, parse_config
 from nemo_gym.config.ports import DEFAULT_HEAD_SERVER_PORT, find_open_port
+from nemo_gym.config.shape import instance_fields
 
-NEMO_GYM_CONFIG_DICT_ENV_VAR_NAME = "NEMO_GYM_CONFIG_DICT"
-NEMO_GYM_CONFIG_PATH_ENV_VAR_NAME = "NEMO_GYM_CONFIG_PATH"
-NEMO_GYM_SESSION_SECRET_ENV_VAR_NAME = "NEMO_GYM_SESSION_SECRET"
+NEMO_GYM_CONFIG_DICT_ENV_VAR_NAME = CONFIG_DICT_ENV
+NEMO_GYM_CONFIG_PATH_ENV_VAR_NAME = CONFIG_PATH_ENV
 HEAD_SERVER_KEY_NAME = "head_server"
 
 # Names of the reserved top-level keys, and of the conventional policy_* keys model configs interpolate.
@@ -124,9 +125,7 @@ def peek_global_config_dict() -> DictConfig | None:
 
 def get_first_server_config_dict(global_config_dict: Mapping[str, Any] | DictConfig, name: str) -> Any:
     """``cfg[name]``'s first value's first value: the implementation mapping of instance ``name``."""
-    level_one = global_config_dict[name]
-    level_two = level_one[next(iter(level_one))]
-    return level_two[next(iter(level_two))]
+    return instance_fields(global_config_dict, name)
 
 
 def config_to_yaml(config: Mapping[str, Any] | DictConfig) -> str:

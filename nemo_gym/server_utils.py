@@ -1,9 +1,11 @@
 """Public face of the HTTP layer (the reference's ``nemo_gym.server_utils``).
 
-The implementation lives in :mod:`nemo_gym.http` (client, retry policy, server base, middlewares) and
-:mod:`nemo_gym.runtime` (head server, Ray).
+The implementation lives in :mod:`nemo_gym.http` (client, retry policy, server base, middlewares),
+:mod:`nemo_gym.bootstrap` (a server process's start-up and its Ray connection) and :mod:`nemo_gym.runtime`
+(the head server).
 """
 
+from nemo_gym.bootstrap.ray_connection import ensure_ray_initialized, initialize_ray
 from nemo_gym.config.ports import DEFAULT_HEAD_SERVER_PORT
 from nemo_gym.config.schema import BaseServerConfig
 from nemo_gym.global_config import HEAD_SERVER_KEY_NAME
@@ -30,7 +32,6 @@ from nemo_gym.http.server_settings import (
     ProfilingMiddlewareConfig,
     ProfilingMiddlewareInputConfig,
     UvicornLoggingConfig,
-    initialize_ray,
     set_is_nemo_gym_fastapi_worker,
 )
 from nemo_gym.runtime.display_config import ServerInstanceDisplayConfig
@@ -56,6 +57,7 @@ __all__ = [
     "UvicornLoggingConfig",
     "close_global_aiohttp_session",
     "configure_http_client",
+    "ensure_ray_initialized",
     "get_global_aiohttp_client",
     "get_global_aiohttp_session",
     "get_response_json",

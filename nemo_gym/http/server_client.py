@@ -7,11 +7,11 @@ import aiohttp
 import httpx
 import orjson
 import yaml
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
-from nemo_gym.config.ports import DEFAULT_HEAD_SERVER_PORT
 from nemo_gym.config.schema import HeadServerConfig
+from nemo_gym.config.shape import head_server_config_from, instance_fields
 from nemo_gym.errors import NeMoGymError
 from nemo_gym.http.client import request
 from nemo_gym.http.retry_policy import RetryPolicy
@@ -29,7 +29,8 @@ class UnknownServerError(NeMoGymError, KeyError):
 
 
 class ServerClient(BaseModel):
-    """Resolves ``server_name`` to ``http://host:port`` through the global config; no cookies are kept."""
+    """Resolves ``server_name`` to ``http://host:port`` through the config it is handed (``global_config_dict``);
+    no cookies are kept."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -39,12 +40,13 @@ class ServerClient(BaseModel):
     _base_urls: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @classmethod
-    def load_head_server_config(cls) -> HeadServerConfig:
-        from nemo_gym.global_config import get_global_config_dict
+    def load_head_server_config(cls, global_config: Any = None) -> HeadServerConfig:
+        """The head server's address from ``global_config`` (default: this process's global config)."""
+        if global_config is None:
+            from nemo_gym.global_config import get_global_config_dict
 
-        head = get_global_config_dict().get("head_server") or {}
-        head = OmegaConf.to_container(head, resolve=True) if isinstance(head, DictConfig) else dict(head)
-        return HeadServerConfig(host=head.get("host", "127.0.0.1"), port=head.get("port", DEFAULT_HEAD_SERVER_PORT))
+            global_config = get_global_config_dict()
+        return head_server_config_from(global_config)
 
     @classmethod
     def load_from_global_config(cls, head_server_config: HeadServerConfig | None = None) -> "ServerClient":
@@ -73,9 +75,7 @@ class ServerClient(BaseModel):
             url = f"http://{self.head_server_config.host}:{self.head_server_config.port}"
         else:
             try:
-                level_one = config[server_name]
-                level_two = level_one[next(iter(level_one))]
-                fields = level_two[next(iter(level_two))]
+                fields = instance_fields(config, server_name)
                 url = f"http://{fields['host']}:{fields['port']}"
             except (KeyError, TypeError, StopIteration, AttributeError) as error:
                 known = [key for key, value in config.items() if hasattr(value, "keys")]

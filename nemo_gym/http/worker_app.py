@@ -7,14 +7,13 @@ app with the same config.
 """
 
 import importlib.util
-import os
 import sys
 
-from nemo_gym.http.server_base import WORKER_SERVER_ENV
+from nemo_gym.bootstrap.environment import worker_server_spec
 
 
 def _load_app():
-    path, _, class_name = os.environ[WORKER_SERVER_ENV].partition("::")
+    path, _, class_name = worker_server_spec().partition("::")
     module_name = f"_nemo_gym_worker_{abs(hash(path))}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)

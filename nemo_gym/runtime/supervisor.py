@@ -17,16 +17,19 @@ import httpx
 import psutil
 import yaml
 
+from nemo_gym.bootstrap.environment import server_child_env
+from nemo_gym.bootstrap.ray_connection import ray_address_from
 from nemo_gym.config.instances import check_server_folders
 from nemo_gym.config.loader import ParsedConfig
 from nemo_gym.config.paths import repo_root
 from nemo_gym.config.ports import check_ports_free
 from nemo_gym.config.schema import ServerInstance
+from nemo_gym.config.shape import connectable_host
 from nemo_gym.config.secrets import collect_secret_values, scrubber
 from nemo_gym.errors import SupervisorError
 from nemo_gym.runtime.head_server import HeadServer, HeadServerState, ServerInstanceRecord
 from nemo_gym.runtime.process_utils import child_preexec, signal_group
-from nemo_gym.runtime.ray_setup import LocalRayCluster, ray_address_from, split_address
+from nemo_gym.runtime.ray_setup import LocalRayCluster, split_address
 
 logger = logging.getLogger("nemo_gym.run")
 
@@ -55,7 +58,7 @@ class Child:
 
 
 def _connect_host(host: str | None) -> str:
-    return "127.0.0.1" if host in (None, "", "0.0.0.0") else ("::1" if host == "::" else host)
+    return connectable_host(host)
 
 
 def _pump_output(child: Child, stream: IO[bytes], sink: IO[str], lock: threading.Lock) -> None:
@@ -246,20 +249,13 @@ class Supervisor:
 
     def _spawn(self, instance: ServerInstance, config_yaml: str) -> Child:
         server_dir = repo_root() / instance.dir_path
-        env = os.environ.copy()
-        python_path = [str(server_dir), str(repo_root())]
-        if env.get("PYTHONPATH"):
-            python_path.append(env["PYTHONPATH"])
-        env.update(
-            {
-                "PYTHONPATH": os.pathsep.join(python_path),
-                "PYTHONUNBUFFERED": "1",
-                "NEMO_GYM_CONFIG_DICT": config_yaml,
-                "NEMO_GYM_CONFIG_PATH": instance.name,
-                "NEMO_GYM_SESSION_SECRET": self.session_secret,
-            }
+        env = server_child_env(
+            os.environ,
+            config_yaml=config_yaml,
+            instance_name=instance.name,
+            python_path=[str(server_dir), str(repo_root())],
+            session_secret=self.session_secret,
         )
-        env.pop("IS_NEMO_GYM_FASTAPI_WORKER", None)
         if self.ray_cluster is not None:
             env = self.ray_cluster.child_env(env)  # the run's own Ray token; a joined cluster keeps the user's
         python = self._python_for(instance, server_dir)

@@ -18,8 +18,10 @@ import yaml
 from fastapi import FastAPI
 from omegaconf import OmegaConf
 
+from nemo_gym.bootstrap.environment import server_child_env
 from nemo_gym.config.ports import find_open_port
 from nemo_gym.config.schema import HeadServerConfig
+from nemo_gym.config.shape import instance_fields
 from nemo_gym.http.server_client import ServerClient
 
 
@@ -76,14 +78,14 @@ def run_entrypoint(
     """
     from nemo_gym.config.paths import repo_root
 
-    fields = next(iter(next(iter(config[instance].values())).values()))
+    fields = instance_fields(config, instance)
     url = f"http://{fields['host']}:{fields['port']}"
-    env = {
-        **os.environ,
-        "NEMO_GYM_CONFIG_DICT": yaml.safe_dump(config),
-        "NEMO_GYM_CONFIG_PATH": instance,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(server_dir), str(repo_root()), os.environ.get("PYTHONPATH")])),
-    }
+    env = server_child_env(
+        os.environ,
+        config_yaml=yaml.safe_dump(config),
+        instance_name=instance,
+        python_path=[str(server_dir), str(repo_root())],
+    )
     log_path = log_path or Path(tempfile.mkstemp(prefix=f"{instance}_", suffix=".log")[1])
     with log_path.open("wb") as log:
         process = subprocess.Popen(

@@ -20,7 +20,7 @@ from nemo_gym.base_resources_server import (
     BaseVerifyResponse,
     SimpleResourcesServer,
 )
-from nemo_gym.runtime.ray_setup import ensure_ray_initialized
+from nemo_gym.server_utils import ensure_ray_initialized
 from resources_servers.code_gen.code_extraction import extract_code
 from resources_servers.code_gen.unit_tests import NO_RESULT, PASSED, check_correctness_remote, parse_unit_tests
 

@@ -19,8 +19,7 @@ from nemo_gym.base_resources_server import (
 )
 from nemo_gym.config_types import ModelServerRef
 from nemo_gym.openai_utils import NeMoGymResponse, NeMoGymResponseCreateParamsNonStreaming
-from nemo_gym.runtime.ray_setup import ensure_ray_initialized
-from nemo_gym.server_utils import get_response_json, raise_for_status
+from nemo_gym.server_utils import ensure_ray_initialized, get_response_json, raise_for_status
 from resources_servers.math_with_judge.answer_batcher import AnswerBatcher
 from resources_servers.math_with_judge.answer_worker import HELPER_STARTUP_TIMEOUT_S, AnswerCheck
 from resources_servers.math_with_judge.judge import build_judge_request, judged_equal

@@ -9,7 +9,7 @@ import httpx
 import pytest
 import ray
 
-from nemo_gym.runtime.ray_setup import ensure_ray_initialized
+from nemo_gym.server_utils import ensure_ray_initialized
 from nemo_gym.testing.responses import user_message, verify_request
 from nemo_gym.testing.servers import make_server_client, serve_app
 from resources_servers.code_gen.app import CompCodingResourcesServer, CompCodingResourcesServerConfig

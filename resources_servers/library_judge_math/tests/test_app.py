@@ -8,7 +8,7 @@ import pytest
 import ray
 
 from nemo_gym.global_config import find_open_port
-from nemo_gym.runtime.ray_setup import ensure_ray_initialized
+from nemo_gym.server_utils import ensure_ray_initialized
 from nemo_gym.testing.responses import user_message, verify_request
 from nemo_gym.testing.servers import run_entrypoint
 

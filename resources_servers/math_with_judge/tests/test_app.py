@@ -13,7 +13,7 @@ import ray
 from fastapi import FastAPI, Request
 
 from nemo_gym.config_types import ModelServerRef
-from nemo_gym.runtime.ray_setup import ensure_ray_initialized
+from nemo_gym.server_utils import ensure_ray_initialized
 from nemo_gym.testing.responses import assistant_message, make_response, reasoning, user_message
 from nemo_gym.testing.servers import make_server_client, serve_app
 from resources_servers.math_with_judge.app import (
