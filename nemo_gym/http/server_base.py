@@ -27,6 +27,7 @@ from nemo_gym.http.error_responses import (
     validation_error_content,
 )
 from nemo_gym.http.middleware import ExceptionMiddleware, SessionMiddleware
+from nemo_gym.http.replica_routing import install_replica_session_tag
 from nemo_gym.http.server_client import ServerClient
 
 logger = logging.getLogger("nemo_gym.server")
@@ -65,6 +66,7 @@ class SimpleServer(BaseServer):
     def create_app(self) -> FastAPI:
         """A FastAPI app with ``/health``, the per-instance session cookie and the error handlers."""
         app = FastAPI(title=self.cookie_name, lifespan=_close_http_session_on_shutdown)
+        install_replica_session_tag(app)  # a replica keeps the sessions it creates (no-op elsewhere)
         app.add_middleware(SessionMiddleware, secret_key=session_secret(), session_cookie=self.cookie_name)
         app.add_middleware(ExceptionMiddleware, server_label=self.cookie_name)
         app.add_middleware(

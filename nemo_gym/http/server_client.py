@@ -14,6 +14,7 @@ from nemo_gym.config.schema import HeadServerConfig
 from nemo_gym.config.shape import head_server_config_from, instance_fields
 from nemo_gym.errors import NeMoGymError
 from nemo_gym.http.client import request
+from nemo_gym.http.replica_routing import ReplicaPool, is_replicated
 from nemo_gym.http.retry_policy import RetryPolicy
 
 ServerStatus = Literal["success", "connection_error", "timeout", "unknown_error"]
@@ -38,6 +39,7 @@ class ServerClient(BaseModel):
     global_config_dict: Any
 
     _base_urls: dict[str, str] = PrivateAttr(default_factory=dict)
+    _replica_pools: dict[str, ReplicaPool | None] = PrivateAttr(default_factory=dict)
 
     @classmethod
     def load_head_server_config(cls, global_config: Any = None) -> HeadServerConfig:
@@ -70,6 +72,9 @@ class ServerClient(BaseModel):
         cached = self._base_urls.get(server_name)
         if cached is not None:
             return cached
+        pool = self._replica_pool(server_name)
+        if pool is not None:  # a replicated instance: any ready replica (not cached)
+            return pool.any_url() or f"http://{self.head_server_config.host}:0"
         config = self.global_config_dict
         if server_name == "head_server":
             url = f"http://{self.head_server_config.host}:{self.head_server_config.port}"
@@ -88,7 +93,22 @@ class ServerClient(BaseModel):
     async def request(
         self, server_name: str, url_path: str, method: str, policy: RetryPolicy | None = None, **kwargs: Any
     ) -> aiohttp.ClientResponse:
+        pool = self._replica_pool(server_name)
+        if pool is not None:
+            return await pool.request(method, url_path, policy=policy, **kwargs)
         return await request(method, self.base_url(server_name) + url_path, policy=policy, **kwargs)
+
+    def _replica_pool(self, server_name: str) -> ReplicaPool | None:
+        """The replicas of ``server_name`` when it has ``num_replicas`` (see ``nemo_gym.http.replica_routing``)."""
+        try:
+            return self._replica_pools[server_name]
+        except KeyError:
+            pool = None
+            if is_replicated(self.global_config_dict, server_name):
+                head = f"http://{self.head_server_config.host}:{self.head_server_config.port}"
+                pool = ReplicaPool(server_name, head)
+            self._replica_pools[server_name] = pool
+            return pool
 
     async def get(self, server_name: str, url_path: str, **kwargs: Any) -> aiohttp.ClientResponse:
         return await self.request(server_name, url_path, "GET", **kwargs)
