@@ -7,7 +7,7 @@ reference's whole-entry model (``name`` + one server type); NeMo Gym's own imple
 
 from typing import Literal
 
-from nemo_gym.cli.common import BaseNeMoGymCLIConfig
+from nemo_gym.config.command_config import BaseNeMoGymCLIConfig
 from nemo_gym.config.dataset_registry import (
     BaseUploadJsonlDatasetHuggingFaceConfig,
     DeleteJsonlDatasetGitlabConfig,

@@ -11,6 +11,7 @@ import httpx
 from rich.console import Console
 
 from nemo_gym.config.schema import HeadServerConfig
+from nemo_gym.config.shape import connectable_url
 from nemo_gym.http.server_client import ServerClient, ServerStatus
 from nemo_gym.runtime.display_config import ServerInstanceDisplayConfig
 
@@ -18,11 +19,6 @@ HEALTH_TIMEOUT_S = 2.0
 HEAD_SERVER_TIMEOUT_S = 5.0
 
 __all__ = ["StatusCommand"]
-
-
-def _local(url: str) -> str:
-    """A server bound to every interface is asked on loopback."""
-    return url.replace("://0.0.0.0", "://127.0.0.1")
 
 
 def format_uptime(seconds: float) -> str:
@@ -48,7 +44,7 @@ class StatusCommand:
         if not server_info.url:
             return "unknown_error"
         try:
-            response = httpx.get(_local(server_info.url).rstrip("/") + "/health", timeout=HEALTH_TIMEOUT_S)
+            response = httpx.get(connectable_url(server_info.url).rstrip("/") + "/health", timeout=HEALTH_TIMEOUT_S)
         except httpx.ConnectError:
             return "connection_error"
         except httpx.TimeoutException:
@@ -61,7 +57,7 @@ class StatusCommand:
         """Every server of the head server's ``/server_instances``, health-checked in order; ``[]`` (after
         saying so) when no head server answers."""
         head = self.head_server_config or ServerClient.load_head_server_config()
-        url = _local(f"http://{head.host}:{head.port}") + "/server_instances"
+        url = connectable_url(f"http://{head.host}:{head.port}") + "/server_instances"
         try:
             response = httpx.get(url, timeout=HEAD_SERVER_TIMEOUT_S)
             response.raise_for_status()

@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from nemo_gym.cli.common import BaseNeMoGymCLIConfig
+from nemo_gym.config.command_config import BaseNeMoGymCLIConfig
 from nemo_gym.config.schema import GitlabIdentifier, HuggingFaceIdentifier
 
 JsonlDatasetGitlabIdentifer = GitlabIdentifier

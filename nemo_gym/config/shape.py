@@ -8,6 +8,7 @@ goes through :func:`instance_fields` / :func:`instance_path`.
 from collections.abc import Mapping
 from typing import Any
 
+from nemo_gym.config.paths import SERVER_TYPES
 from nemo_gym.config.ports import DEFAULT_HEAD_SERVER_PORT
 from nemo_gym.config.schema import HeadServerConfig
 
@@ -31,6 +32,20 @@ def instance_fields(config: Mapping[str, Any], name: str) -> Any:
     level_one = config[name]
     level_two = level_one[next(iter(level_one))]
     return level_two[next(iter(level_two))]
+
+
+def find_instance_fields(config: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
+    """Like :func:`instance_fields`, for configs that may hold anything: None where ``name`` is not an instance."""
+    level_one = config.get(name)
+    if not hasattr(level_one, "keys"):
+        return None
+    for server_type in SERVER_TYPES:
+        implementations = level_one.get(server_type)
+        if hasattr(implementations, "values"):
+            for fields in implementations.values():
+                if hasattr(fields, "keys"):
+                    return fields
+    return None
 
 
 def connectable_host(host: str | None) -> str:

@@ -145,9 +145,10 @@ class RolloutCollector:
         self._progress: CollectionProgress | None = None
         self._failure_run = ConnectionFailureRun(settings.max_consecutive_connection_failures)
 
-    async def run(self) -> CollectionResult:
+    async def run(self, scan: InputScan | None = None) -> CollectionResult:
+        """Collect every row; ``scan`` is the input's scan when the caller made it already (read once)."""
         settings = self.settings
-        scan = check_input(settings, self.known_agents)
+        scan = scan or check_input(settings, self.known_agents)
         logger.info("Found %d rows in %s", scan.num_rows, settings.input_path)
         if settings.num_repeats > 1:
             logger.info(

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from nemo_gym.cli.common import BaseNeMoGymCLIConfig
+from nemo_gym.config.command_config import BaseNeMoGymCLIConfig
 from nemo_gym.config.loader import ParsedConfig, resolve_subtree
 from nemo_gym.config.paths import resolve_path
 from nemo_gym.config.schema import DatasetConfig

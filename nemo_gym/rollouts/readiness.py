@@ -13,6 +13,8 @@ from typing import Any
 
 import aiohttp
 
+from nemo_gym.config.paths import SERVER_TYPES
+from nemo_gym.config.shape import find_instance_fields
 from nemo_gym.errors import NeMoGymError
 from nemo_gym.http.server_client import ServerClient
 
@@ -21,29 +23,15 @@ logger = logging.getLogger("nemo_gym.rollouts")
 DEFAULT_SERVER_WAIT_S = 120.0
 POLL_INTERVAL_S = 0.2
 REPORT_INTERVAL_S = 5.0
-_SERVER_TYPES = ("responses_api_models", "resources_servers", "responses_api_agents")
 
 
 class ServersNotReadyError(NeMoGymError):
     pass
 
 
-def _server_fields(config: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
-    level_one = config.get(name)
-    if not hasattr(level_one, "keys"):
-        return None
-    for server_type in _SERVER_TYPES:
-        implementations = level_one.get(server_type)
-        if hasattr(implementations, "values"):
-            for fields in implementations.values():
-                if hasattr(fields, "keys"):
-                    return fields
-    return None
-
-
 def _refs(value: Any) -> Iterable[str]:
     if hasattr(value, "keys"):
-        if value.get("type") in _SERVER_TYPES and isinstance(value.get("name"), str):
+        if value.get("type") in SERVER_TYPES and isinstance(value.get("name"), str):
             yield value["name"]
         for item in value.values():
             yield from _refs(item)
@@ -60,7 +48,7 @@ def needed_servers(config: Mapping[str, Any], agents: Iterable[str]) -> list[str
         name = queue.pop(0)
         if name in order:
             continue
-        fields = _server_fields(config, name)
+        fields = find_instance_fields(config, name)
         if fields is None:
             continue
         order.append(name)
