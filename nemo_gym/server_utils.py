@@ -15,6 +15,7 @@ from nemo_gym.http.client import (
     get_global_aiohttp_session,
     request,
 )
+from nemo_gym.http.error_responses import RepeatedErrorLog
 from nemo_gym.http.global_client import (
     MAX_NUM_TRIES,
     GlobalAIOHTTPAsyncClientConfig,
@@ -24,7 +25,7 @@ from nemo_gym.http.global_client import (
     set_global_aiohttp_client,
 )
 from nemo_gym.http.middleware import SESSION_ID_KEY
-from nemo_gym.http.retry_policy import RetryPolicy
+from nemo_gym.http.retry_policy import RETRYABLE_EXCEPTIONS, RetryPolicy, default_retry_policy
 from nemo_gym.http.server_base import BaseServer, SimpleServer, is_nemo_gym_fastapi_worker
 from nemo_gym.http.server_client import ServerClient, ServerStatus, get_response_json, raise_for_status
 from nemo_gym.http.server_settings import (
@@ -42,6 +43,7 @@ __all__ = [
     "HEAD_SERVER_KEY_NAME",
     "IS_NEMO_GYM_FASTAPI_WORKER_KEY_NAME",
     "MAX_NUM_TRIES",
+    "RETRYABLE_EXCEPTIONS",
     "SESSION_ID_KEY",
     "BaseServer",
     "BaseServerConfig",
@@ -49,6 +51,7 @@ __all__ = [
     "HeadServer",
     "ProfilingMiddlewareConfig",
     "ProfilingMiddlewareInputConfig",
+    "RepeatedErrorLog",
     "RetryPolicy",
     "ServerClient",
     "ServerInstanceDisplayConfig",
@@ -57,6 +60,7 @@ __all__ = [
     "UvicornLoggingConfig",
     "close_global_aiohttp_session",
     "configure_http_client",
+    "default_retry_policy",
     "ensure_ray_initialized",
     "get_global_aiohttp_client",
     "get_global_aiohttp_session",

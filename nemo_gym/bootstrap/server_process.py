@@ -15,8 +15,8 @@ from pydantic import BaseModel, ValidationError
 
 from nemo_gym.bootstrap.environment import CONFIG_PATH_ENV, own_instance_name
 from nemo_gym.bootstrap.ray_connection import connect_to_run_cluster
-from nemo_gym.config.shape import instance_fields, instance_path
 from nemo_gym.config.secrets import install_log_scrubbing
+from nemo_gym.config.shape import instance_fields, instance_path
 
 logger = logging.getLogger("nemo_gym.server")
 
@@ -27,7 +27,7 @@ MAX_LOG_RECORD_CHARS = 8000
 def prepare_server_process(global_config: Any) -> None:
     """Logging (scrubbed of the config's secrets, records bounded), the HTTP client's limits and retry policy,
     and the run's Ray cluster when the config names one."""
-    from nemo_gym.http.client import configure_http_client
+    from nemo_gym.http.retry_policy import configure_http_client
 
     configure_logging(global_config)
     configure_http_client(global_config)

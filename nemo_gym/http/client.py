@@ -1,4 +1,8 @@
-"""One pooled aiohttp session per process (per event loop) and ``request()`` with the retry policy."""
+"""One pooled aiohttp session per process (per event loop) and ``request()`` with the retry policy.
+
+The policy, the retryable exceptions and the process-wide settings are :mod:`nemo_gym.http.retry_policy`'s
+(re-exported here for callers of the session functions).
+"""
 
 import asyncio
 import atexit
@@ -8,35 +12,31 @@ from typing import Any
 import aiohttp
 import orjson
 
-from nemo_gym.http.retry_policy import RetryPolicy
+from nemo_gym.http.retry_policy import (
+    DEFAULT_CONNECTOR_LIMIT,
+    DEFAULT_CONNECTOR_LIMIT_PER_HOST,
+    RETRYABLE_EXCEPTIONS,
+    RetryPolicy,
+    configure_http_client,
+    default_retry_policy,
+    http_client_settings,
+)
 
 logger = logging.getLogger("nemo_gym.http")
 
-DEFAULT_CONNECTOR_LIMIT = 100 * 1024
-DEFAULT_CONNECTOR_LIMIT_PER_HOST = 1024
+__all__ = [
+    "DEFAULT_CONNECTOR_LIMIT",
+    "DEFAULT_CONNECTOR_LIMIT_PER_HOST",
+    "RETRYABLE_EXCEPTIONS",
+    "close_global_aiohttp_session",
+    "configure_http_client",
+    "default_retry_policy",
+    "dump_json_body",
+    "get_global_aiohttp_session",
+    "request",
+]
 
 _sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
-_settings: dict[str, Any] = {
-    "limit": DEFAULT_CONNECTOR_LIMIT,
-    "limit_per_host": DEFAULT_CONNECTOR_LIMIT_PER_HOST,
-    "policy": RetryPolicy(),
-}
-
-RETRYABLE_EXCEPTIONS = (aiohttp.ClientConnectionError, asyncio.TimeoutError, aiohttp.ClientPayloadError)
-
-
-def configure_http_client(global_config: Any) -> None:
-    """Take connection limits and the retry policy from the global config (before the first request)."""
-    get = global_config.get if hasattr(global_config, "get") else (lambda key, default=None: default)
-    _settings["limit"] = int(get("global_aiohttp_connector_limit", None) or DEFAULT_CONNECTOR_LIMIT)
-    _settings["limit_per_host"] = int(
-        get("global_aiohttp_connector_limit_per_host", None) or DEFAULT_CONNECTOR_LIMIT_PER_HOST
-    )
-    _settings["policy"] = RetryPolicy.from_config(get("http_client", None))
-
-
-def default_retry_policy() -> RetryPolicy:
-    return _settings["policy"]
 
 
 def get_global_aiohttp_session() -> aiohttp.ClientSession:
@@ -46,8 +46,9 @@ def get_global_aiohttp_session() -> aiohttp.ClientSession:
     if session is None or session.closed:
         for stale_loop in [known for known in _sessions if known.is_closed()]:
             _sessions.pop(stale_loop, None)
+        settings = http_client_settings()
         connector = aiohttp.TCPConnector(
-            limit=_settings["limit"], limit_per_host=_settings["limit_per_host"], ttl_dns_cache=300
+            limit=settings.connector_limit, limit_per_host=settings.connector_limit_per_host, ttl_dns_cache=300
         )
         session = aiohttp.ClientSession(
             connector=connector,
@@ -98,7 +99,7 @@ async def request(
     Connection errors, timeouts and the policy's retry statuses are retried with exponential back-off and
     jitter, each retry logged once with its reason. When attempts run out on an exception, it is raised.
     """
-    policy = policy or _settings["policy"]
+    policy = policy or default_retry_policy()
     if json is not None:
         kwargs["data"] = dump_json_body(json)
         headers = dict(kwargs.pop("headers", None) or {})

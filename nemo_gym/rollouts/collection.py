@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from nemo_gym.errors import NeMoGymError
-from nemo_gym.http.client import default_retry_policy
+from nemo_gym.http.retry_policy import default_retry_policy
 from nemo_gym.http.server_client import ServerClient
 from nemo_gym.rollouts.fail_fast import DEFAULT_MAX_CONSECUTIVE_CONNECTION_FAILURES, ConnectionFailureRun
 from nemo_gym.rollouts.input_rows import (

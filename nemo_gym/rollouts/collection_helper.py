@@ -11,7 +11,7 @@ from pydantic import AliasChoices, Field
 from nemo_gym.config.command_config import BaseNeMoGymCLIConfig
 from nemo_gym.config.schema import HeadServerConfig
 from nemo_gym.config.shape import connectable_host
-from nemo_gym.http.client import configure_http_client
+from nemo_gym.http.retry_policy import configure_http_client
 from nemo_gym.http.server_client import HeadServerUnreachableError, ServerClient, get_response_json, raise_for_status
 from nemo_gym.rollouts.collection import (
     DEFAULT_MAX_IN_FLIGHT,

@@ -24,10 +24,8 @@ from pydantic import ConfigDict, Field
 from nemo_gym.base_resources_server import BaseRunRequest, BaseVerifyRequest, BaseVerifyResponse
 from nemo_gym.base_responses_api_agent import BaseResponsesAPIAgentConfig, SimpleResponsesAPIAgent
 from nemo_gym.config_types import DatasetConfig, ModelServerRef, ResourcesServerRef
-from nemo_gym.http.client import default_retry_policy
-from nemo_gym.http.error_responses import RepeatedErrorLog
 from nemo_gym.openai_utils import NeMoGymResponse, NeMoGymResponseCreateParamsNonStreaming
-from nemo_gym.server_utils import RetryPolicy
+from nemo_gym.server_utils import RepeatedErrorLog, RetryPolicy, default_retry_policy
 
 logger = logging.getLogger(__name__)
 _error_log = RepeatedErrorLog(logger)
@@ -282,7 +280,7 @@ def passed_on_status(inner_status: int) -> int:
 
 
 def _no_status_retry() -> RetryPolicy:
-    return default_retry_policy().with_overrides(retry_statuses=[])
+    return default_retry_policy().without_status_retries()
 
 
 def _cookie_values(response: aiohttp.ClientResponse) -> dict[str, str]:

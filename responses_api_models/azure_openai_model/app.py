@@ -16,6 +16,7 @@ from nemo_gym.openai_utils import (
     NeMoGymResponse,
     NeMoGymResponseCreateParamsNonStreaming,
 )
+from nemo_gym.server_utils import default_retry_policy
 
 
 class AzureOpenAIModelServerConfig(BaseResponsesAPIModelConfig):
@@ -24,9 +25,10 @@ class AzureOpenAIModelServerConfig(BaseResponsesAPIModelConfig):
     openai_model: str  # the deployment name
     default_query: dict[str, Any]  # must hold "api-version"
     num_concurrent_requests: int
-    # The SDK retries connection errors, 408/409/429 and 5xx with exponential back-off and jitter.
-    max_retries: int = 3
-    timeout_s: float = 600.0
+    # The SDK retries connection errors, 408/409/429 and 5xx with exponential back-off and jitter. Unset, its
+    # retries and per-call timeout follow the `http_client` policy (max_attempts - 1 retries, request_timeout_s).
+    max_retries: int | None = None
+    timeout_s: float | None = None
 
     def model_post_init(self, context: Any) -> None:
         if not self.default_query.get("api-version"):
@@ -39,12 +41,13 @@ class AzureOpenAIModelServer(SimpleResponsesAPIModel):
     config: AzureOpenAIModelServerConfig
 
     def model_post_init(self, context: Any) -> None:
+        policy = default_retry_policy()
         self._client = AsyncAzureOpenAI(
             azure_endpoint=self.config.openai_base_url,
             api_key=self.config.openai_api_key,
             api_version=self.config.default_query["api-version"],
-            max_retries=self.config.max_retries,
-            timeout=self.config.timeout_s,
+            max_retries=self.config.max_retries if self.config.max_retries is not None else policy.max_attempts - 1,
+            timeout=self.config.timeout_s if self.config.timeout_s is not None else policy.request_timeout_s,
         )
         self._semaphore = asyncio.Semaphore(self.config.num_concurrent_requests)
 

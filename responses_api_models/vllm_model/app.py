@@ -30,7 +30,6 @@ from nemo_gym.chat_translation import (
     respond_via_chat,
     split_reasoning_for_upstream,
 )
-from nemo_gym.http.client import RETRYABLE_EXCEPTIONS, default_retry_policy
 from nemo_gym.openai_utils import (
     NeMoGymAsyncOpenAI,
     NeMoGymChatCompletion,
@@ -39,7 +38,7 @@ from nemo_gym.openai_utils import (
     NeMoGymResponseCreateParamsNonStreaming,
     UpstreamHTTPError,
 )
-from nemo_gym.server_utils import SESSION_ID_KEY
+from nemo_gym.server_utils import RETRYABLE_EXCEPTIONS, SESSION_ID_KEY, default_retry_policy
 from responses_api_models.vllm_model.portability import DialectBook, is_request_refusal
 
 logger = logging.getLogger(__name__)
@@ -63,7 +62,9 @@ class VLLMModelConfig(BaseResponsesAPIModelConfig):
     chat_template_kwargs: dict[str, Any] | None = None
     extra_body: dict[str, Any] | None = None
     default_headers: dict[str, str] | None = None
-    # Upstream call budget; unset fields use the global `http_client` retry policy.
+    # Upstream call budget per backend; unset fields use the global `http_client` retry policy. A call that fails
+    # over tries each backend in turn, so its total is at most len(base_url) * max_attempts upstream requests
+    # (twice that when a refused field is retried in its portable form), each within request_timeout_s.
     request_timeout_s: float | None = None
     max_attempts: int | None = None
     backend_cooldown_s: float = 30.0
@@ -215,7 +216,10 @@ class VLLMModel(SimpleResponsesAPIModel):
         return completion
 
     async def _call(self, body: dict, session_id: str) -> tuple[dict, NeMoGymAsyncOpenAI]:
-        """POST to the session's backend, moving on to the next one when it is unreachable or failing."""
+        """POST to the session's backend, moving on to the next one when it is unreachable or failing.
+
+        Each backend spends its own retry budget (``max_attempts``) before the next is tried: at most
+        ``len(base_url) * max_attempts`` upstream requests per call, then the last failure is raised."""
         candidates = self._pool.candidates(session_id)
         for position, index in enumerate(candidates):
             client = self._pool.clients[index]
