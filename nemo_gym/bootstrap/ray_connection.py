@@ -27,6 +27,19 @@ def ray_address_from(config: Any) -> str | None:
     return address or os.environ.get("RAY_ADDRESS") or None
 
 
+def point_at_run_cluster(config: Any) -> None:
+    """Let Ray find the run's cluster when this process first needs it, without connecting now.
+
+    A server that never submits Ray tasks never pays for a connection (a second or more at start-up, tens of MiB
+    per process). Servers that use Ray call ``ensure_ray_initialized()`` (or ``initialize_ray()``) first; code
+    written for the reference that submits a task without either is joined to the run's cluster by Ray's own
+    auto-initialisation, which reads ``RAY_ADDRESS``.
+    """
+    address = config.get(RAY_HEAD_NODE_ADDRESS_KEY) if config is not None else None
+    if address:
+        os.environ["RAY_ADDRESS"] = str(address)
+
+
 def connect_to_run_cluster(config: Any) -> None:
     """Connect this server process to the run's Ray cluster, waiting for it while ng_run is still starting it.
 

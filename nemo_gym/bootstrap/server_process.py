@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from pydantic import BaseModel, ValidationError
 
 from nemo_gym.bootstrap.environment import CONFIG_PATH_ENV, own_instance_name
-from nemo_gym.bootstrap.ray_connection import connect_to_run_cluster
+from nemo_gym.bootstrap.ray_connection import point_at_run_cluster
 from nemo_gym.config.secrets import install_log_scrubbing
 from nemo_gym.config.shape import instance_fields, instance_path
 
@@ -26,12 +26,12 @@ MAX_LOG_RECORD_CHARS = 8000
 
 def prepare_server_process(global_config: Any) -> None:
     """Logging (scrubbed of the config's secrets, records bounded), the HTTP client's limits and retry policy,
-    and the run's Ray cluster when the config names one."""
+    and where the run's Ray cluster is (joined only when this server first needs it)."""
     from nemo_gym.http.retry_policy import configure_http_client
 
     configure_logging(global_config)
     configure_http_client(global_config)
-    connect_to_run_cluster(global_config)
+    point_at_run_cluster(global_config)
 
 
 def load_own_config(config_class: type[BaseModel], global_config: Any, server_label: str) -> BaseModel:
