@@ -70,6 +70,7 @@ class ReplicaProcess:
         import ray
         import yaml
 
+        from nemo_gym.bootstrap.environment import server_child_env
         from nemo_gym.config.ports import find_open_port
         from nemo_gym.runtime.process_utils import child_preexec
 
@@ -77,21 +78,14 @@ class ReplicaProcess:
         listen, advertised = replica_hosts(fields.get("host"), ray.util.get_node_ip_address())
         port = find_open_port(host=listen)
         config = replica_config(spec["config"], spec, listen, port)
-        env = dict(os.environ)
-        env.pop("RAY_ADDRESS", None)  # the server joins the run's cluster through its config
-        env.update(spec["env"])
-        paths = [spec["server_dir"], os.path.dirname(os.path.dirname(spec["server_dir"]))]
-        if env.get("PYTHONPATH"):
-            paths.append(env["PYTHONPATH"])
-        env.update(
-            {
-                "PYTHONPATH": os.pathsep.join(paths),
-                "PYTHONUNBUFFERED": "1",
-                "NEMO_GYM_CONFIG_DICT": yaml.safe_dump(config, sort_keys=False),
-                "NEMO_GYM_CONFIG_PATH": spec["name"],
-                REPLICA_URL_ENV: f"http://{advertised}:{port}",
-            }
+        base = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}  # joins via its config
+        env = server_child_env(
+            {**base, **spec["env"]},
+            config_yaml=yaml.safe_dump(config, sort_keys=False),
+            instance_name=spec["name"],
+            python_path=[spec["server_dir"], os.path.dirname(os.path.dirname(spec["server_dir"]))],
         )
+        env[REPLICA_URL_ENV] = f"http://{advertised}:{port}"
         self.process = subprocess.Popen(
             [sys.executable, spec["entrypoint"]],
             cwd=spec["server_dir"],

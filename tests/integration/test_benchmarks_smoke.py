@@ -45,3 +45,12 @@ def test_hop_smoke() -> None:
 def test_verify_smoke() -> None:
     (line,) = run_benchmark("benchmarks.verify", "--answers", "60", "--words", "50")
     assert line["serial_answers_per_s"] > 0 and line["ray_answers_per_s"] > 0
+
+
+def test_scale_smoke() -> None:
+    (line,) = run_benchmark("benchmarks.scale", "--rows", "16", "--replicas", "2", "--env", "code_gen")
+    (case,) = line["code_gen"]
+    assert case["agent_replicas"] == 2 and case["rows_written"] == 16 and case["failures"] == 0
+    assert case["rollouts_per_s"] > 0 and case["cpu_ms_per_rollout"] > 0
+    by_group = case["cpu_ms_per_rollout_by_group"]
+    assert by_group["replicas"] > 0 and by_group["ray"] > 0  # the replicas and the unit tests ran on the cluster
