@@ -1,7 +1,7 @@
 """Resources servers: tools, ``/seed_session`` and ``/verify`` (the reward)."""
 
 from abc import abstractmethod
-from typing import Any
+from typing import Any, Self
 
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -44,6 +44,13 @@ class BaseVerifyRequest(BaseRunRequest):
 
 class BaseVerifyResponse(BaseVerifyRequest):
     reward: float
+
+    @classmethod
+    def from_request(cls, body: BaseVerifyRequest, **fields: Any) -> Self:
+        """The reply to ``body``: its ``responses_create_params`` and ``response`` carried over, plus ``reward`` and
+        the reply class's own ``fields`` (validated). The task fields of the request are not copied: declare on
+        the reply class what the written rollout should hold."""
+        return cls(responses_create_params=body.responses_create_params, response=body.response, **fields)
 
 
 class BaseSeedSessionRequest(BaseModel):

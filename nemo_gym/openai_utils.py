@@ -124,3 +124,14 @@ __all__ = [
     "TokenizeResponse",
     "UpstreamHTTPError",
 ]
+
+# Reading text out of a Response (dicts or models), for environments and judges.
+from nemo_gym.openai_types.text import (  # noqa: E402
+    all_assistant_text,
+    final_item_text,
+    final_output_text,
+    item_field,
+    last_assistant_text,
+)
+
+__all__ += ["all_assistant_text", "final_item_text", "final_output_text", "item_field", "last_assistant_text"]

@@ -35,6 +35,7 @@ from nemo_gym.http.server_settings import (
     UvicornLoggingConfig,
     set_is_nemo_gym_fastapi_worker,
 )
+from nemo_gym.ray_tasks import await_ray_task
 from nemo_gym.runtime.display_config import ServerInstanceDisplayConfig
 from nemo_gym.runtime.head_server import HeadServer
 
@@ -58,6 +59,7 @@ __all__ = [
     "ServerStatus",
     "SimpleServer",
     "UvicornLoggingConfig",
+    "await_ray_task",
     "close_global_aiohttp_session",
     "configure_http_client",
     "default_retry_policy",

@@ -116,6 +116,17 @@ class ServerClient(BaseModel):
     async def post(self, server_name: str, url_path: str, **kwargs: Any) -> aiohttp.ClientResponse:
         return await self.request(server_name, url_path, "POST", **kwargs)
 
+    async def create_response(
+        self, model_server: Any, params: Any, cookies: dict[str, str] | None = None, policy: RetryPolicy | None = None
+    ) -> dict[str, Any]:
+        """``POST /v1/responses`` of a model server (its instance name or a ``ModelServerRef``) with ``params`` (a
+        dict or a create-params model); returns the Response as a dict. A non-2xx answer raises
+        ``aiohttp.ClientResponseError`` carrying the body (:func:`raise_for_status`)."""
+        name = model_server if isinstance(model_server, str) else model_server.name
+        response = await self.post(name, "/v1/responses", json=params, cookies=cookies, policy=policy)
+        await raise_for_status(response)
+        return await get_response_json(response)
+
     def poll_for_status(self, server_name: str, timeout: float = 5.0) -> ServerStatus:
         """``success`` when ``GET /health`` answers 2xx; otherwise the kind of failure."""
         try:

@@ -89,7 +89,7 @@ class {title}ResourcesServer(SimpleResourcesServer):
 
     async def verify(self, body: BaseVerifyRequest) -> BaseVerifyResponse:
         # TODO: score body.response against the row's task fields (declare them on a BaseVerifyRequest subclass).
-        return BaseVerifyResponse(**body.model_dump(), reward=1.0)
+        return BaseVerifyResponse.from_request(body, reward=1.0)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from nemo_gym.base_resources_server import (
     BaseVerifyResponse,
     SimpleResourcesServer,
 )
-from nemo_gym.server_utils import ensure_ray_initialized
+from nemo_gym.server_utils import await_ray_task, ensure_ray_initialized
 from resources_servers.code_gen.code_extraction import extract_code
 from resources_servers.code_gen.unit_tests import NO_RESULT, PASSED, check_correctness_remote, parse_unit_tests
 
@@ -116,9 +116,8 @@ class CompCodingResourcesServer(SimpleResourcesServer):
                 self.config.python_executable,
             )
             try:
-                return await asyncio.wait_for(asyncio.wrap_future(ref.future()), timeout=deadline_s)
+                return await await_ray_task(ref, deadline_s)
             except TimeoutError:
-                ray.cancel(ref, force=True)
                 logger.warning("A code_gen task did not finish within %.0fs; every test counts as -1", deadline_s)
                 return [NO_RESULT] * num_tests, {
                     "error": f"no result within {deadline_s:.0f}s",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict
 
 from nemo_gym.base_resources_server import (
@@ -16,7 +15,6 @@ from nemo_gym.base_resources_server import (
 )
 from nemo_gym.config_types import ModelServerRef
 from nemo_gym.openai_utils import NeMoGymResponseCreateParamsNonStreaming
-from nemo_gym.server_utils import get_response_json, raise_for_status
 from resources_servers.equivalence_llm_judge.grading import (
     DEFAULT_EQUAL_LABEL,
     DEFAULT_NOT_EQUAL_LABEL,
@@ -90,9 +88,6 @@ def _record_regex(body: LLMJudgeVerifyRequest) -> str | None:
 class LLMJudgeResourcesServer(SimpleResourcesServer):
     config: LLMJudgeResourcesServerConfig
 
-    def setup_webserver(self) -> FastAPI:
-        return super().setup_webserver()  # no tools: the task is the answer itself
-
     def _settings(self) -> EquivalenceSettings:
         config = self.config
         return EquivalenceSettings(
@@ -112,11 +107,7 @@ class LLMJudgeResourcesServer(SimpleResourcesServer):
         params["input"] = build_judge_input(
             config.judge_prompt_template, config.judge_system_message, question, expected_answer, generated_answer
         )
-        reply = await self.server_client.post(
-            server_name=config.judge_model_server.name, url_path="/v1/responses", json=params
-        )
-        await raise_for_status(reply)
-        judge_response = await get_response_json(reply)
+        judge_response = await self.server_client.create_response(config.judge_model_server, params)
         is_equal, label = parse_verdict(judge_response, config.judge_equal_label, config.judge_not_equal_label)
         evaluation = JudgeEvaluation(responses_create_params=params, response=judge_response, verdict_label=label)
         return JudgeOutcome(is_equal=is_equal, evaluation=evaluation)
@@ -131,9 +122,8 @@ class LLMJudgeResourcesServer(SimpleResourcesServer):
             settings=self._settings(),
             judge=self._judge,
         )
-        return LLMJudgeVerifyResponse(
-            responses_create_params=body.responses_create_params,
-            response=body.response,
+        return LLMJudgeVerifyResponse.from_request(
+            body,
             reward=result.reward,
             expected_answer=expected,
             judge_evaluations=result.evaluations,

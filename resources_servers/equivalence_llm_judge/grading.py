@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from nemo_gym.openai_utils import final_output_text, item_field
+from nemo_gym.openai_utils import last_assistant_text as last_assistant_text  # the rule this environment uses
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_EQUAL_LABEL = "[[A=B]]"
 DEFAULT_NOT_EQUAL_LABEL = "[[A!=B]]"
-
-
-def _field(obj: Any, name: str) -> Any:
-    if isinstance(obj, Mapping):
-        return obj.get(name)
-    return getattr(obj, name, None)
 
 
 # ------------------------------------------------------------------------------------------------ extraction
@@ -46,14 +43,14 @@ def last_match(text: str, pattern: str, flags: int = 0) -> str | None:
 def extract_question(responses_create_params: Any, question_extract_regex: str | None = None) -> str:
     """The last user message whose content is a plain string (or a string ``input``), stripped, optionally
     narrowed by ``question_extract_regex`` (its last match)."""
-    items = _field(responses_create_params, "input")
+    items = item_field(responses_create_params, "input")
     question = ""
     if isinstance(items, str):
         question = items.strip()
     else:
         for item in reversed(items or []):
-            content = _field(item, "content")
-            if _field(item, "role") == "user" and isinstance(content, str):
+            content = item_field(item, "content")
+            if item_field(item, "role") == "user" and isinstance(content, str):
                 question = content.strip()
                 break
     if question_extract_regex and question:
@@ -65,19 +62,6 @@ def extract_question(responses_create_params: Any, question_extract_regex: str |
         if narrowed is not None:
             question = narrowed.strip()
     return question
-
-
-def last_assistant_text(response: Any) -> str:
-    """The text parts of the last assistant message of the output, joined with newlines and stripped."""
-    for item in reversed(_field(response, "output") or []):
-        if _field(item, "type") != "message" or _field(item, "role") != "assistant":
-            continue
-        content = _field(item, "content")
-        if isinstance(content, str):
-            return content.strip()
-        texts = [_field(part, "text") for part in content or [] if _field(part, "type") == "output_text"]
-        return "\n".join(text for text in texts if isinstance(text, str)).strip()
-    return ""
 
 
 def extract_generated(full_text: str, regex: str | None) -> str:
@@ -108,20 +92,7 @@ def build_judge_input(
 
 def verdict_text(judge_response: Any) -> str | None:
     """The judge's final text: the last output item must be a message whose last part is ``output_text``."""
-    output = _field(judge_response, "output")
-    if not output:
-        return None
-    last_item = output[-1]
-    if _field(last_item, "type") != "message":
-        return None
-    content = _field(last_item, "content")
-    if not isinstance(content, list) or not content:
-        return None
-    last_part = content[-1]
-    text = _field(last_part, "text")
-    if _field(last_part, "type") != "output_text" or not isinstance(text, str):
-        return None
-    return text
+    return final_output_text(judge_response)
 
 
 def parse_verdict(judge_response: Any, equal_label: str, not_equal_label: str) -> tuple[bool, str | None]:

@@ -121,9 +121,7 @@ class ExampleMultiStepResourcesServer(SimpleResourcesServer):
     async def verify(self, body: ExampleMultiStepVerifyRequest) -> ExampleMultiStepVerifyResponse:
         actual = last_submitted_values(body.response.output)
         result = grade(actual, body.expected_synonym_values, body.minefield_label, body.minefield_label_value)
-        return ExampleMultiStepVerifyResponse(
-            responses_create_params=body.responses_create_params, response=body.response, **result
-        )
+        return ExampleMultiStepVerifyResponse.from_request(body, **result)
 
 
 if __name__ == "__main__":

@@ -82,9 +82,7 @@ class StatefulCounterResourcesServer(SimpleResourcesServer):
         # The rollout is over: its state is removed as it is read.
         count = self._store.pop(request.session[SESSION_ID_KEY])
         reward = float(count is not None and count == body.expected_count)
-        return BaseVerifyResponse(
-            responses_create_params=body.responses_create_params, response=body.response, reward=reward
-        )
+        return BaseVerifyResponse.from_request(body, reward=reward)
 
 
 if __name__ == "__main__":

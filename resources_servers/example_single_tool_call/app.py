@@ -64,7 +64,7 @@ class SimpleWeatherResourcesServer(SimpleResourcesServer):
                 )
             expected = {normalize_city(city) for city in body.expected_cities}
             reward = float(set(cities) == expected)
-        return BaseVerifyResponse(**body.model_dump(), reward=reward)
+        return BaseVerifyResponse.from_request(body, reward=reward)
 
 
 def normalize_city(name: str) -> str:

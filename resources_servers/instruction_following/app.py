@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import FastAPI
-
 from nemo_gym.base_resources_server import (
     BaseResourcesServerConfig,
     BaseRunRequest,
@@ -46,14 +44,10 @@ class InstructionFollowingVerifyResponse(BaseVerifyResponse):
 class InstructionFollowingResourcesServer(SimpleResourcesServer):
     config: InstructionFollowingResourcesServerConfig
 
-    def setup_webserver(self) -> FastAPI:
-        return super().setup_webserver()  # no tools: the task is the answer itself
-
     async def verify(self, body: InstructionFollowingVerifyRequest) -> InstructionFollowingVerifyResponse:
         result = grade(response_text(body.response), body.instruction_id_list, body.kwargs, body.grading_mode)
-        return InstructionFollowingVerifyResponse(
-            responses_create_params=body.responses_create_params,
-            response=body.response,
+        return InstructionFollowingVerifyResponse.from_request(
+            body,
             reward=result.reward,
             follow_all_instructions=result.follow_all_instructions,
             follow_instruction_list=result.follow_instruction_list,

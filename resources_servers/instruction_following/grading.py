@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from nemo_gym.openai_utils import final_item_text
 from resources_servers.instruction_following.checkers import get_checker
 
 logger = logging.getLogger(__name__)
@@ -21,27 +22,12 @@ class InstructionGrade:
     reward: float
 
 
-def _field(obj: Any, name: str) -> Any:
-    if isinstance(obj, Mapping):
-        return obj.get(name)
-    return getattr(obj, name, None)
-
-
 def response_text(response: Any) -> str:
     """The text of the first content part of the last output item, or "" when that item has no content.
 
     This is the reference's rule: a rollout that ends on a reasoning item or a function call has no answer.
     """
-    output = _field(response, "output") or []
-    if not output:
-        return ""
-    content = _field(output[-1], "content")
-    if isinstance(content, str):
-        return content
-    if not content:
-        return ""
-    text = _field(content[0], "text")
-    return text if isinstance(text, str) else ""
+    return final_item_text(response)
 
 
 def is_followed(instruction_id: str, kwargs: Mapping[str, Any] | None, text: str) -> bool:

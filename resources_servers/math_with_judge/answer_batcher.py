@@ -11,6 +11,7 @@ import math
 
 import ray
 
+from nemo_gym.server_utils import await_ray_task
 from resources_servers.math_with_judge.answer_worker import AnswerCheck, check_answers_remote
 
 logger = logging.getLogger(__name__)
@@ -53,9 +54,8 @@ class AnswerBatcher:
             ref = check_answers_remote.remote([(expected, text) for expected, text, _ in batch], self.timeout_s)
             deadline = len(batch) * self.timeout_s + self.slack_s
             try:
-                checks = await asyncio.wait_for(asyncio.wrap_future(ref.future()), timeout=deadline)
+                checks = await await_ray_task(ref, deadline)
             except TimeoutError:
-                ray.cancel(ref, force=True)
                 logger.warning(
                     "A math-verify task of %d answers did not finish within %.0fs; scoring 0", len(batch), deadline
                 )

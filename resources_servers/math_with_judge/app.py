@@ -19,7 +19,7 @@ from nemo_gym.base_resources_server import (
 )
 from nemo_gym.config_types import ModelServerRef
 from nemo_gym.openai_utils import NeMoGymResponse, NeMoGymResponseCreateParamsNonStreaming
-from nemo_gym.server_utils import ensure_ray_initialized, get_response_json, raise_for_status
+from nemo_gym.server_utils import ensure_ray_initialized
 from resources_servers.math_with_judge.answer_batcher import AnswerBatcher
 from resources_servers.math_with_judge.answer_worker import HELPER_STARTUP_TIMEOUT_S, AnswerCheck
 from resources_servers.math_with_judge.judge import build_judge_request, judged_equal
@@ -125,11 +125,7 @@ class LibraryJudgeMathResourcesServer(SimpleResourcesServer):
         assert self.config.judge_model_server is not None  # guaranteed by the config validator
         base_params = self.config.judge_responses_create_params.model_dump(exclude_unset=True)
         params = build_judge_request(base_params, question, first_answer, second_answer)
-        response = await self.server_client.post(
-            server_name=self.config.judge_model_server.name, url_path="/v1/responses", json=params
-        )
-        await raise_for_status(response)
-        raw = await get_response_json(response)
+        raw = await self.server_client.create_response(self.config.judge_model_server, params)
         evaluation = JudgeEvaluation(
             responses_create_params=NeMoGymResponseCreateParamsNonStreaming.model_validate(params),
             response=NeMoGymResponse.model_validate(raw),

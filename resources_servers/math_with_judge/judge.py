@@ -7,6 +7,8 @@ with the answers in both orders, so that a judge that favours one position canno
 import copy
 from typing import Any
 
+from nemo_gym.openai_utils import final_output_text
+
 EQUAL_LABEL = "[[A=B]]"
 NOT_EQUAL_LABEL = "[[A!=B]]"
 
@@ -58,19 +60,9 @@ def judged_equal(response: dict[str, Any]) -> bool:
 
     When both labels appear, the one that comes first wins; anything malformed counts as "not equal".
     """
-    output = response.get("output") or []
-    if not output:
+    text = final_output_text(response)
+    if text is None:
         return False
-    last_item = output[-1]
-    if not isinstance(last_item, dict) or last_item.get("type") != "message":
-        return False
-    content = last_item.get("content") or []
-    if not isinstance(content, list) or not content:
-        return False
-    last_part = content[-1]
-    if not isinstance(last_part, dict) or last_part.get("type") != "output_text":
-        return False
-    text = last_part.get("text") or ""
     equal_at = text.find(EQUAL_LABEL)
     if equal_at < 0:
         return False

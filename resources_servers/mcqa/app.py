@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict
 
 from nemo_gym.base_resources_server import (
@@ -54,16 +53,12 @@ class MCQAVerifyResponse(BaseVerifyResponse):
 class MCQAResourcesServer(SimpleResourcesServer):
     config: MCQAResourcesServerConfig
 
-    def setup_webserver(self) -> FastAPI:
-        return super().setup_webserver()  # no tools: the task is the answer itself
-
     async def verify(self, body: MCQAVerifyRequest) -> MCQAVerifyResponse:
         output_regex = body.template_metadata.output_regex if body.template_metadata else None
         predicted = extract_prediction(assistant_text(body.response), body.options, body.grading_mode, output_regex)
         gold = (body.expected_answer or "").strip().upper()
-        return MCQAVerifyResponse(
-            responses_create_params=body.responses_create_params,
-            response=body.response,
+        return MCQAVerifyResponse.from_request(
+            body,
             reward=reward_for(predicted, gold),
             expected_answer=gold,
             extracted_answer=predicted,

@@ -11,6 +11,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+from nemo_gym.openai_utils import all_assistant_text
+
 logger = logging.getLogger(__name__)
 
 GradingMode = Literal["strict_single_letter_boxed", "lenient_boxed", "lenient_answer_colon"]
@@ -22,27 +24,9 @@ _ANSWER_COLON_RE = re.compile(r"answer\s*:\s*([^\n]*)", flags=re.IGNORECASE)
 _TEXT_WRAPPER_RE = re.compile(r"\\text\{([^{}]*)\}")
 
 
-def _field(obj: Any, name: str) -> Any:
-    if isinstance(obj, Mapping):
-        return obj.get(name)
-    return getattr(obj, name, None)
-
-
 def assistant_text(response: Any) -> str:
-    """Every text part of every assistant message of the output, joined with newlines and stripped."""
-    texts: list[str] = []
-    for item in _field(response, "output") or []:
-        if _field(item, "type") != "message" or _field(item, "role") != "assistant":
-            continue
-        content = _field(item, "content")
-        if isinstance(content, str):
-            texts.append(content)
-            continue
-        for part in content or []:
-            text = _field(part, "text")
-            if _field(part, "type") in ("output_text", "text") and isinstance(text, str):
-                texts.append(text)
-    return "\n".join(texts).strip()
+    """Every text part (``output_text`` or ``text``) of every assistant message of the output, joined and stripped."""
+    return all_assistant_text(response, part_types=("output_text", "text"))
 
 
 def option_letters_and_texts(options: Sequence[Mapping[str, Any]] | None) -> list[tuple[str, str]]:
