@@ -7,7 +7,8 @@ Pure functions over plain dicts (no HTTP, no pydantic passes on the hot path):
 * :func:`chat_message_to_output_items` turns the reply's assistant message into Responses output items;
 * :func:`build_response` wraps them in the Response envelope;
 * the ``*_reasoning_*`` helpers move reasoning between ``<think>`` tags and vLLM's reasoning-parser fields;
-* :func:`generation_token_fields` reads token ids and logprobs of a training-mode reply.
+* training-mode token ids (``TOKEN_ID_FIELDS``) are carried across turns; reading and attaching them is
+  :mod:`nemo_gym.training_mode`'s.
 
 Round-trip guarantee: a reply whose content is ``<think>..</think>`` blocks followed by text, plus tool calls,
 becomes items that replay into the same assistant message byte for byte (whitespace and empty blocks included).
@@ -22,7 +23,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-TOKEN_ID_FIELDS = ("prompt_token_ids", "generation_token_ids", "generation_log_probs")
+from nemo_gym.training_mode import TOKEN_ID_FIELDS
+
 THINK_PATTERN = re.compile(r"<think>(.*?)</think>", re.DOTALL)
 REASONING_FIELDS = ("reasoning_content", "reasoning")  # vLLM < 0.16 and >= 0.16 names
 
@@ -186,7 +188,7 @@ def responses_to_chat_params(body: dict, *, keep_token_ids: bool = False) -> dic
             builder.messages.append({"role": "tool", "content": output, "tool_call_id": item["call_id"]})
         else:
             raise TranslationError(f"Unsupported input item type {item_type!r}")
-        if item.get("prompt_token_ids") is not None:
+        if item.get("prompt_token_ids") is not None:  # the training-mode bundle (TOKEN_ID_FIELDS)
             builder.token_fields = {name: item[name] for name in TOKEN_ID_FIELDS}
     builder.flush_assistant()
 
@@ -345,26 +347,6 @@ def build_response(
         value = request.get(name, default)
         response[name] = default if value is None and default is not None else value
     return response
-
-
-# ---------------------------------------------------------------------------------------------- training
-
-
-def generation_token_fields(choice: dict) -> tuple[list[int], list[float]]:
-    """Generated token ids and their logprobs, from ``token_ids`` or from ``token_id:N`` logprob tokens."""
-    entries = (choice.get("logprobs") or {}).get("content")
-    if not entries:
-        raise RuntimeError(
-            "The upstream returned no logprobs for a training request; it must honour `logprobs: true` and "
-            "`return_tokens_as_token_ids: true` (vLLM's OpenAI server does)"
-        )
-    log_probs = [entry["logprob"] for entry in entries]
-    token_ids = choice.get("token_ids")
-    if token_ids is None:
-        token_ids = [int(entry["token"].removeprefix("token_id:")) for entry in entries]
-    if len(token_ids) != len(log_probs):
-        raise RuntimeError(f"The upstream returned {len(token_ids)} token ids but {len(log_probs)} logprobs")
-    return token_ids, log_probs
 
 
 def empty_completion(model: str) -> dict[str, Any]:

@@ -128,12 +128,6 @@ def get_first_server_config_dict(global_config_dict: Mapping[str, Any] | DictCon
     return instance_fields(global_config_dict, name)
 
 
-def config_to_yaml(config: Mapping[str, Any] | DictConfig) -> str:
-    if isinstance(config, DictConfig):
-        return OmegaConf.to_yaml(config)
-    return yaml.safe_dump(dict(config), sort_keys=False)
-
-
 # The reference's programmatic parse (trainers pass their config as a dict with skip_load_from_cli=True).
 from nemo_gym.config.parser import GlobalConfigDictParser, GlobalConfigDictParserConfig  # noqa: E402
 

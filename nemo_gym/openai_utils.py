@@ -135,3 +135,13 @@ from nemo_gym.openai_types.text import (  # noqa: E402
 )
 
 __all__ += ["all_assistant_text", "final_item_text", "final_output_text", "item_field", "last_assistant_text"]
+
+# Training mode: requesting, reading and attaching token ids (TOKEN_ID_FIELDS above is the same tuple).
+from nemo_gym.training_mode import (  # noqa: E402
+    attach_token_ids,
+    generation_token_fields,
+    has_token_ids,
+    request_token_ids,
+)
+
+__all__ += ["attach_token_ids", "generation_token_fields", "has_token_ids", "request_token_ids"]

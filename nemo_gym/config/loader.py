@@ -20,7 +20,6 @@ from nemo_gym.config.instances import (
 from nemo_gym.config.paths import repo_root, resolve_path
 from nemo_gym.config.ports import DEFAULT_HEAD_SERVER_PORT, PortAllocator
 from nemo_gym.config.schema import ServerInstance
-from nemo_gym.config.secrets import mask_secrets
 from nemo_gym.errors import ConfigError, PortError
 
 LOOPBACK_HOST = "127.0.0.1"
@@ -143,9 +142,6 @@ class ParsedConfig:
     def __init__(self, config: dict[str, Any], instances: list[ServerInstance]) -> None:
         self.config = config
         self.instances = instances
-
-    def masked(self) -> dict[str, Any]:
-        return mask_secrets(self.config)
 
 
 def parse_config(

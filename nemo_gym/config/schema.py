@@ -1,7 +1,7 @@
 """Typed shapes of the configuration: domains, server references, datasets and server instances."""
 
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -130,11 +130,3 @@ class BaseServerConfig(BaseModel):
 
 class HeadServerConfig(BaseServerConfig):
     num_workers: int | None = None
-
-
-def instance_dump(instance: ServerInstance) -> dict[str, Any]:
-    """The instance in its config shape, without ``domain`` for non-resources servers."""
-    fields = instance.config.model_dump(mode="json", exclude_none=False)
-    if instance.server_type != "resources_servers":
-        fields.pop("domain", None)
-    return {instance.server_type: {instance.implementation: fields}}

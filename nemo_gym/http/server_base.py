@@ -4,7 +4,7 @@ import contextlib
 import logging
 import sys
 from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -52,9 +52,6 @@ class BaseServer(BaseModel):
 
 class SimpleServer(BaseServer):
     server_client: ServerClient
-
-    # Families set this to their routes' owner label; the cookie and error messages use it.
-    _family: ClassVar[str] = "server"
 
     @property
     def cookie_name(self) -> str:

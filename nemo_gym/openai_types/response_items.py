@@ -23,8 +23,7 @@ from nemo_gym.openai_types.parts import (
     NeMoGymLogprob,
     NeMoGymResponseInputMessageContentList,
 )
-
-TOKEN_ID_FIELDS = ("prompt_token_ids", "generation_token_ids", "generation_log_probs")
+from nemo_gym.training_mode import TOKEN_ID_FIELDS
 
 Status = Literal["in_progress", "completed", "incomplete"]
 

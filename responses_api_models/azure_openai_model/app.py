@@ -1,6 +1,5 @@
 """azure_openai_model: the Responses API over an Azure OpenAI Chat Completions deployment (via the OpenAI SDK)."""
 
-import asyncio
 from typing import Any
 
 from fastapi import Body, Request
@@ -24,11 +23,11 @@ class AzureOpenAIModelServerConfig(BaseResponsesAPIModelConfig):
     openai_api_key: str
     openai_model: str  # the deployment name
     default_query: dict[str, Any]  # must hold "api-version"
-    num_concurrent_requests: int
     # The SDK retries connection errors, 408/409/429 and 5xx with exponential back-off and jitter. Unset, its
-    # retries and per-call timeout follow the `http_client` policy (max_attempts - 1 retries, request_timeout_s).
+    # retries and per-call timeout (request_timeout_s, or the reference's timeout_s) follow the `http_client`
+    # policy (max_attempts - 1 retries, request_timeout_s). In-flight calls: max_concurrent_requests (or the
+    # reference's num_concurrent_requests).
     max_retries: int | None = None
-    timeout_s: float | None = None
 
     def model_post_init(self, context: Any) -> None:
         if not self.default_query.get("api-version"):
@@ -47,13 +46,14 @@ class AzureOpenAIModelServer(SimpleResponsesAPIModel):
             api_key=self.config.openai_api_key,
             api_version=self.config.default_query["api-version"],
             max_retries=self.config.max_retries if self.config.max_retries is not None else policy.max_attempts - 1,
-            timeout=self.config.timeout_s if self.config.timeout_s is not None else policy.request_timeout_s,
+            timeout=self.config.request_timeout_s
+            if self.config.request_timeout_s is not None
+            else policy.request_timeout_s,
         )
-        self._semaphore = asyncio.Semaphore(self.config.num_concurrent_requests)
 
     async def _create(self, params: dict) -> dict:
         params["model"] = self.config.openai_model
-        async with self._semaphore:
+        async with self.upstream_slot():
             completion = await self._client.chat.completions.create(**params)
         # The SDK returns its own ChatCompletion object; dump it so our richer type can validate it.
         return completion.model_dump(exclude_unset=True)

@@ -22,9 +22,7 @@ from nemo_gym.chat_translation import (
     respond_via_chat,
 )
 from nemo_gym.openai_utils import (
-    NeMoGymChatCompletion,
     NeMoGymChatCompletionCreateParamsNonStreaming,
-    NeMoGymResponse,
     NeMoGymResponseCreateParamsNonStreaming,
 )
 from responses_api_models.local_model.llama_engine import (
@@ -115,15 +113,13 @@ class LocalModel(SimpleResponsesAPIModel):
         """Queue depth and counters of the engine."""
         return {"name": self.config.name, "model": self._model_name, **self._engine.status()}
 
-    async def responses(
-        self, request: Request, body: NeMoGymResponseCreateParamsNonStreaming = Body()
-    ) -> NeMoGymResponse:
+    async def responses(self, request: Request, body: NeMoGymResponseCreateParamsNonStreaming = Body()) -> Response:
         response = await respond_via_chat(body.model_dump(exclude_unset=True), self._complete, model=self._model_name)
         return Response(orjson.dumps(response), media_type="application/json")
 
     async def chat_completions(
         self, request: Request, body: NeMoGymChatCompletionCreateParamsNonStreaming = Body()
-    ) -> NeMoGymChatCompletion:
+    ) -> Response:
         completion = await self._complete(body.model_dump(exclude_unset=True))
         return Response(orjson.dumps(completion), media_type="application/json")
 

@@ -25,18 +25,18 @@ from nemo_gym.base_responses_api_model import BaseResponsesAPIModelConfig, Simpl
 from nemo_gym.chat_translation import (
     TranslationError,
     empty_completion,
-    generation_token_fields,
     inline_reasoning_from_upstream,
     respond_via_chat,
     split_reasoning_for_upstream,
 )
 from nemo_gym.openai_utils import (
     NeMoGymAsyncOpenAI,
-    NeMoGymChatCompletion,
     NeMoGymChatCompletionCreateParamsNonStreaming,
-    NeMoGymResponse,
     NeMoGymResponseCreateParamsNonStreaming,
     UpstreamHTTPError,
+    attach_token_ids,
+    generation_token_fields,
+    request_token_ids,
 )
 from nemo_gym.server_utils import RETRYABLE_EXCEPTIONS, SESSION_ID_KEY, default_retry_policy
 from responses_api_models.vllm_model.portability import DialectBook, is_request_refusal
@@ -62,10 +62,10 @@ class VLLMModelConfig(BaseResponsesAPIModelConfig):
     chat_template_kwargs: dict[str, Any] | None = None
     extra_body: dict[str, Any] | None = None
     default_headers: dict[str, str] | None = None
-    # Upstream call budget per backend; unset fields use the global `http_client` retry policy. A call that fails
-    # over tries each backend in turn, so its total is at most len(base_url) * max_attempts upstream requests
-    # (twice that when a refused field is retried in its portable form), each within request_timeout_s.
-    request_timeout_s: float | None = None
+    # Upstream call budget per backend; unset fields use the global `http_client` retry policy (request_timeout_s
+    # and max_concurrent_requests are the base model config's). A call that fails over tries each backend in
+    # turn, so its total is at most len(base_url) * max_attempts upstream requests (twice that when a refused
+    # field is retried in its portable form), each within request_timeout_s.
     max_attempts: int | None = None
     backend_cooldown_s: float = 30.0
 
@@ -139,9 +139,7 @@ class VLLMModel(SimpleResponsesAPIModel):
             self._served_model = models[0]
         return self._served_model
 
-    async def responses(
-        self, request: Request, body: NeMoGymResponseCreateParamsNonStreaming = Body()
-    ) -> NeMoGymResponse:
+    async def responses(self, request: Request, body: NeMoGymResponseCreateParamsNonStreaming = Body()) -> Response:
         session_id = request.session[SESSION_ID_KEY]
         response = await respond_via_chat(
             body.model_dump(exclude_unset=True),
@@ -154,7 +152,7 @@ class VLLMModel(SimpleResponsesAPIModel):
 
     async def chat_completions(
         self, request: Request, body: NeMoGymChatCompletionCreateParamsNonStreaming = Body()
-    ) -> NeMoGymChatCompletion:
+    ) -> Response:
         params = body.model_dump(exclude_unset=True)
         completion = await self._complete(params, request.session[SESSION_ID_KEY])
         return Response(orjson.dumps(completion), media_type="application/json")
@@ -180,9 +178,10 @@ class VLLMModel(SimpleResponsesAPIModel):
         if template_kwargs:
             params["chat_template_kwargs"] = template_kwargs
         if config.return_token_id_information:
-            if (params.get("n") or 1) != 1:
-                raise HTTPException(status_code=400, detail="n must be 1 when return_token_id_information is on")
-            params.update(logprobs=True, top_logprobs=0, return_tokens_as_token_ids=True, return_token_ids=True)
+            try:
+                request_token_ids(params)
+            except ValueError as error:
+                raise HTTPException(status_code=400, detail=str(error)) from None
         # Request keys win over extra_body.
         return ({**extra_body, **params} if extra_body else params), (template_kwargs or None)
 
@@ -190,7 +189,8 @@ class VLLMModel(SimpleResponsesAPIModel):
         model = await self.served_model()
         upstream_body, template_kwargs = self._prepare(params, model)
         try:
-            completion, client = await self._call(upstream_body, session_id)
+            async with self.upstream_slot():
+                completion, client = await self._call(upstream_body, session_id)
         except UpstreamHTTPError as error:
             text = error.response_content.decode("utf-8", errors="replace")
             if error.status >= 500 and is_request_refusal(error.status, text):
@@ -261,13 +261,11 @@ class VLLMModel(SimpleResponsesAPIModel):
     async def _attach_token_ids(
         self, completion: dict, choice: dict, client: NeMoGymAsyncOpenAI, body: dict, template_kwargs: dict | None
     ) -> None:
-        message = choice["message"]
-        if message.get("prompt_token_ids") is not None:
-            # A training-side server (NeMo RL) already attached the bundle.
-            choice["logprobs"] = None
+        if choice["message"].get("prompt_token_ids") is not None:
+            attach_token_ids(choice)  # a training-side server (NeMo RL) already attached the bundle
             return
         try:
-            generation_ids, log_probs = generation_token_fields(choice)
+            generation = generation_token_fields(choice)
         except ValueError:
             raise self._no_token_ids(client, "its logprob tokens are text, not `token_id:N`") from None
         except (RuntimeError, KeyError, TypeError) as error:
@@ -286,11 +284,7 @@ class VLLMModel(SimpleResponsesAPIModel):
                     raise
                 reason = f"no `prompt_token_ids` and HTTP {error.status} from {client.root_url}/tokenize"
                 raise self._no_token_ids(client, reason) from None
-        message["prompt_token_ids"] = prompt_ids
-        message["generation_token_ids"] = generation_ids
-        message["generation_log_probs"] = log_probs
-        choice["logprobs"] = None
-        choice.pop("token_ids", None)
+        attach_token_ids(choice, prompt_ids, generation)
 
     def _no_token_ids(self, client: NeMoGymAsyncOpenAI, reason: str) -> HTTPException:
         return HTTPException(

@@ -5,12 +5,12 @@ from nemo_gym.chat_translation import (
     build_response,
     chat_message_to_output_items,
     extract_reasoning,
-    generation_token_fields,
     inline_reasoning_from_upstream,
     responses_to_chat_params,
     split_reasoning_for_upstream,
 )
 from nemo_gym.openai_utils import NeMoGymResponse, NeMoGymResponseCreateParamsNonStreaming
+from nemo_gym.training_mode import generation_token_fields
 
 TOKENS = {"prompt_token_ids": [1, 2, 3], "generation_token_ids": [4, 5, 6], "generation_log_probs": [7.0, 8.0, 9.0]}
 WEATHER = {
