@@ -11,8 +11,7 @@ from pydantic import Field
 from rich.table import Table
 
 from nemo_gym.cli.common import BaseNeMoGymCLIConfig, command, console, err_console, validate_command_config
-from nemo_gym.config.cli_overrides import parse_overrides
-from nemo_gym.testing.module_tests import (
+from nemo_gym.cli.module_tests import (
     ModuleResult,
     TestAllSummary,
     find_test_root,
@@ -21,7 +20,8 @@ from nemo_gym.testing.module_tests import (
     run_module_tests,
     validate_example_data,
 )
-from nemo_gym.testing.scaffold import check_scaffold_path, scaffold_resources_server
+from nemo_gym.cli.scaffold import check_scaffold_path, scaffold_resources_server
+from nemo_gym.config.cli_overrides import parse_overrides
 
 
 class RunConfig(BaseNeMoGymCLIConfig):

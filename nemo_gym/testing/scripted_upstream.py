@@ -39,12 +39,16 @@ from nemo_gym.testing.scripted_behaviour import (
     Conversation,
     Decision,
     RuleBook,
-    ScriptedReply,
-    piece_id,
-    piece_logprob,
     render_prompt,
-    split_pieces,
     tokenize,
+)
+from nemo_gym.testing.scripted_replies import (
+    chat_logprobs,
+    chat_message,
+    error_response,
+    generate,
+    json_response,
+    responses_body,
 )
 
 logger = logging.getLogger(__name__)
@@ -58,27 +62,6 @@ class RecordedRequest:
     path: str
     body: Any
     headers: dict[str, str]
-
-
-@dataclass
-class _Generation:
-    content: str | None
-    reasoning: str | None
-    tool_calls: list[dict]
-    finish_reason: str
-    token_ids: list[int]
-    pieces: list[str]
-    tagged_text: str  # reasoning inline as <think>...</think> (unclosed if cut off), then the content
-
-
-def _error(status: int, message: str, error_type: str) -> web.Response:
-    # vLLM's ErrorResponse shape.
-    body = {"error": {"message": message, "type": error_type, "param": None, "code": status}}
-    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
-
-
-def _json(payload: Any) -> web.Response:
-    return web.Response(body=orjson.dumps(payload), content_type="application/json")
 
 
 class ScriptedUpstream:
@@ -208,13 +191,13 @@ class ScriptedUpstream:
         return body
 
     async def health(self, request: web.Request) -> web.Response:
-        return _json({"status": "ok"})
+        return json_response({"status": "ok"})
 
     async def models(self, request: web.Request) -> web.Response:
         self.requests.append(RecordedRequest(request.method, request.path, None, dict(request.headers)))
         model = {"id": self.model, "object": "model", "created": 0, "owned_by": "scripted"}
         model["max_model_len"] = self.max_model_len
-        return _json({"object": "list", "data": [model]})
+        return json_response({"object": "list", "data": [model]})
 
     async def tokenize(self, request: web.Request) -> web.Response:
         body = await self._read(request)
@@ -223,7 +206,9 @@ class ScriptedUpstream:
         else:
             text = body.get("prompt", "")
         tokens = tokenize(text)
-        return _json({"count": len(tokens), "max_model_len": self.max_model_len, "tokens": tokens, "token_strs": None})
+        return json_response(
+            {"count": len(tokens), "max_model_len": self.max_model_len, "tokens": tokens, "token_strs": None}
+        )
 
     async def _apply_decision(self, decision: Decision, request: web.Request) -> web.Response | None:
         """Sleep the latency and carry out a fault; returns the fault's response or None to answer normally."""
@@ -240,14 +225,14 @@ class ScriptedUpstream:
         if isinstance(fault, dict):
             return web.Response(status=int(fault["status"]), body=orjson.dumps(fault.get("body", {})))
         if fault == "5xx":
-            return _error(503, "Service Unavailable (scripted fault)", "ServiceUnavailableError")
+            return error_response(503, "Service Unavailable (scripted fault)", "ServiceUnavailableError")
         if fault == "429":
-            return _error(429, "Too Many Requests (scripted fault)", "RateLimitError")
+            return error_response(429, "Too Many Requests (scripted fault)", "RateLimitError")
         if fault == "context_length":
-            return self._context_length_error(32818, 32000)
+            return self._context_lengtherror_response(32818, 32000)
         if fault == "timeout":
             await asyncio.sleep(self.hang_seconds)
-            return _error(504, "Gateway Timeout (scripted fault)", "TimeoutError")
+            return error_response(504, "Gateway Timeout (scripted fault)", "TimeoutError")
         if fault == "reset":
             if request.transport is not None:
                 request.transport.abort()
@@ -257,83 +242,37 @@ class ScriptedUpstream:
     def _refusal(self, body: dict) -> web.Response | None:
         for name in self.refused_fields:
             if name in body:
-                return _error(400, f"Unrecognized request argument supplied: {name}", "invalid_request_error")
+                return error_response(400, f"Unrecognized request argument supplied: {name}", "invalid_request_error")
         for index, message in enumerate(body["messages"]):
             for name in self.refused_fields:
                 if isinstance(message, dict) and name in message:
-                    return _error(400, f"Invalid 'messages[{index}]': unknown parameter '{name}'.", "BadRequestError")
+                    return error_response(
+                        400, f"Invalid 'messages[{index}]': unknown parameter '{name}'.", "BadRequestError"
+                    )
             role = message.get("role") if isinstance(message, dict) else None
             if role in self.refused_roles:
                 # llama_cpp.server's wording: a pydantic validation error, served as 500.
                 where = f"'loc': ('body', 'messages', {index}, 'role')"
                 error = f"{{'type': 'literal_error', {where}, 'msg': \"Input should be 'system'\", 'input': {role!r}}}"
-                return _error(500, f"1 validation error:\n  {error}", "internal_server_error")
+                return error_response(500, f"1 validation error:\n  {error}", "internal_server_error")
         return None
 
-    def _context_length_error(self, requested: int, completion: int) -> web.Response:
+    def _context_lengtherror_response(self, requested: int, completion: int) -> web.Response:
         limit = self.max_model_len or 32768
         message = (
             f"This model's maximum context length is {limit} tokens. However, you requested {requested} tokens "
             f"({requested - completion} in the messages, {completion} in the completion). Please reduce the length "
             "of the messages or completion."
         )
-        return _error(400, message, "BadRequestError")
-
-    def _generate(self, reply: ScriptedReply, max_tokens: int | None) -> _Generation:
-        raw = f"<think>{reply.reasoning}</think>" if reply.reasoning is not None else ""
-        raw += reply.content or ""
-        for call in reply.tool_calls:
-            raw += "<tool_call>" + orjson.dumps({"name": call["name"], "arguments": call["arguments"]}).decode()
-            raw += "</tool_call>"
-        pieces = split_pieces(raw)
-        if max_tokens is not None and len(pieces) > max_tokens:
-            pieces = pieces[:max_tokens]
-            text = "".join(pieces)
-            reasoning, content = None, text
-            if text.startswith("<think>"):
-                reasoning, _, content = text[len("<think>") :].partition("</think>")
-            return _Generation(content, reasoning, [], "length", [piece_id(p) for p in pieces], pieces, text)
-        finish = reply.finish_reason or ("tool_calls" if reply.tool_calls else "stop")
-        tagged = (f"<think>{reply.reasoning}</think>" if reply.reasoning is not None else "") + (reply.content or "")
-        token_ids = [piece_id(p) for p in pieces]
-        return _Generation(reply.content, reply.reasoning, reply.tool_calls, finish, token_ids, pieces, tagged)
-
-    def _message(self, gen: _Generation) -> dict:
-        content = gen.tagged_text if self.reasoning_mode == "think_tags" else gen.content or ""
-        message: dict[str, Any] = {
-            "role": "assistant",
-            "content": None if content == "" and gen.tool_calls else content,
-            "refusal": None,
-            "annotations": None,
-            "audio": None,
-            "function_call": None,
-            "tool_calls": [
-                {"id": f"chatcmpl-tool-{uuid.uuid4().hex}", "type": "function", "function": dict(call)}
-                for call in gen.tool_calls
-            ],
-        }
-        if self.reasoning_mode != "think_tags":
-            message[self.reasoning_mode] = gen.reasoning
-        return message
-
-    def _logprobs(self, gen: _Generation, as_token_ids: bool, top: int) -> dict:
-        entries = []
-        for piece, token_id in zip(gen.pieces, gen.token_ids, strict=True):
-            token = f"token_id:{token_id}" if as_token_ids else piece
-            logprob = piece_logprob(token_id, self.seed)
-            entry = {"token": token, "logprob": logprob, "bytes": list(piece.encode()), "top_logprobs": []}
-            for rank in range(top):
-                entry["top_logprobs"].append({"token": token, "logprob": logprob - rank, "bytes": entry["bytes"]})
-            entries.append(entry)
-        return {"content": entries}
+        return error_response(400, message, "BadRequestError")
 
     async def chat_completions(self, request: web.Request) -> web.Response:
         try:
             body = await self._read(request)
         except orjson.JSONDecodeError:
-            return _error(400, "Request body is not valid JSON", "BadRequestError")
+            return error_response(400, "Request body is not valid JSON", "BadRequestError")
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body["messages"]:
-            return _error(400, "messages must be a non-empty list", "BadRequestError")
+            return error_response(400, "messages must be a non-empty list", "BadRequestError")
         refusal = self._refusal(body)
         if refusal is not None:
             return refusal
@@ -345,20 +284,20 @@ class ScriptedUpstream:
         prompt_ids = tokenize(prompt)
         max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
         if self.max_model_len is not None and len(prompt_ids) + (max_tokens or 0) > self.max_model_len:
-            return self._context_length_error(len(prompt_ids) + (max_tokens or 0), max_tokens or 0)
-        gen = self._generate(decision.reply, max_tokens)
+            return self._context_lengtherror_response(len(prompt_ids) + (max_tokens or 0), max_tokens or 0)
+        gen = generate(decision.reply, max_tokens)
         choices = []
         for index in range(body.get("n") or 1):
             choice: dict[str, Any] = {
                 "index": index,
-                "message": self._message(gen),
+                "message": chat_message(gen, self.reasoning_mode),
                 "logprobs": None,
                 "finish_reason": gen.finish_reason,
                 "stop_reason": None,
             }
             if body.get("logprobs"):
                 top = body.get("top_logprobs") or 0
-                choice["logprobs"] = self._logprobs(gen, bool(body.get("return_tokens_as_token_ids")), top)
+                choice["logprobs"] = chat_logprobs(gen, bool(body.get("return_tokens_as_token_ids")), top, self.seed)
             if body.get("return_token_ids") and self.supports_return_token_ids:
                 choice["token_ids"] = gen.token_ids
             choices.append(choice)
@@ -381,75 +320,23 @@ class ScriptedUpstream:
         }
         if body.get("return_token_ids") and self.supports_return_token_ids:
             completion["prompt_token_ids"] = prompt_ids
-        return _json(completion)
+        return json_response(completion)
 
     async def responses(self, request: web.Request) -> web.Response:
         try:
             body = await self._read(request)
         except orjson.JSONDecodeError:
-            return _error(400, "Request body is not valid JSON", "BadRequestError")
+            return error_response(400, "Request body is not valid JSON", "BadRequestError")
         if not isinstance(body, dict) or "input" not in body:
-            return _error(400, "input is required", "BadRequestError")
+            return error_response(400, "input is required", "BadRequestError")
         conv = Conversation.from_responses(body)
         decision = self.rules.decide(conv)
         fault_response = await self._apply_decision(decision, request)
         if fault_response is not None:
             return fault_response
         prompt_tokens = len(tokenize(conv.prompt_text))
-        gen = self._generate(decision.reply, body.get("max_output_tokens"))
-        output: list[dict] = []
-        if gen.reasoning is not None:
-            summary = [{"type": "summary_text", "text": gen.reasoning}]
-            output.append({"id": f"rs_{uuid.uuid4().hex}", "type": "reasoning", "summary": summary})
-        if gen.content or not gen.tool_calls:
-            part = {"type": "output_text", "text": gen.content or "", "annotations": [], "logprobs": []}
-            output.append(
-                {
-                    "id": f"msg_{uuid.uuid4().hex}",
-                    "type": "message",
-                    "role": "assistant",
-                    "status": "completed",
-                    "content": [part],
-                }  # fmt: skip
-            )
-        for call in gen.tool_calls:
-            output.append(
-                {
-                    "id": f"fc_{uuid.uuid4().hex}",
-                    "type": "function_call",
-                    "call_id": f"call_{uuid.uuid4().hex}",
-                    "name": call["name"],
-                    "arguments": call["arguments"],
-                    "status": "completed",
-                }  # fmt: skip
-            )
-        incomplete = gen.finish_reason == "length"
-        response = {
-            "id": f"resp_{uuid.uuid4().hex}",
-            "object": "response",
-            "created_at": int(time.time()),
-            "model": body.get("model") or self.model,
-            "status": "incomplete" if incomplete else "completed",
-            "incomplete_details": {"reason": "max_output_tokens"} if incomplete else None,
-            "error": None,
-            "output": output,
-            "instructions": body.get("instructions"),
-            "metadata": body.get("metadata") or {},
-            "parallel_tool_calls": body.get("parallel_tool_calls", True),
-            "temperature": body.get("temperature"),
-            "top_p": body.get("top_p"),
-            "tool_choice": body.get("tool_choice", "auto"),
-            "tools": body.get("tools") or [],
-            "max_output_tokens": body.get("max_output_tokens"),
-            "usage": {
-                "input_tokens": prompt_tokens,
-                "input_tokens_details": {"cached_tokens": 0},
-                "output_tokens": len(gen.token_ids),
-                "output_tokens_details": {"reasoning_tokens": 0},
-                "total_tokens": prompt_tokens + len(gen.token_ids),
-            },
-        }
-        return _json(response)
+        gen = generate(decision.reply, body.get("max_output_tokens"))
+        return json_response(responses_body(gen, body, prompt_tokens, self.model))
 
 
 def _load_rules_file(path: str) -> tuple[list[dict], dict]:

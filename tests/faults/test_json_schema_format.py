@@ -5,8 +5,8 @@ import importlib.util
 
 import httpx
 
+from nemo_gym.cli.scaffold import scaffold_resources_server
 from nemo_gym.testing.responses import make_response
-from nemo_gym.testing.scaffold import scaffold_resources_server
 from nemo_gym.testing.servers import make_server_client, serve_app
 from resources_servers.example_single_tool_call.app import SimpleWeatherResourcesServer
 from tests.faults.stack import json_schema_text_format, still_serves

@@ -1,4 +1,6 @@
-"""The small commands: help on every entry point, ng_version, ng_dump_config, ng_status."""
+"""The small commands: help on every entry point, ng_version, ng_dump_config, bad input to ng_collect_rollouts.
+
+The ones that talk to a (missing) head server are in tests/integration/test_cli_against_servers.py."""
 
 import json
 import subprocess
@@ -7,9 +9,6 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
-
-from nemo_gym.testing.servers import serve_app
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
@@ -71,53 +70,6 @@ def test_config_errors_are_one_line_and_exit_nonzero(tmp_path: Path) -> None:
     assert "does/not/exist.yaml" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_status_reads_the_head_server() -> None:
-    head = FastAPI()
-    health = FastAPI()
-
-    @health.get("/health")
-    def ok() -> dict:
-        return {"status": "ok"}
-
-    with serve_app(health) as server_url:
-
-        @head.get("/server_instances")
-        def instances() -> list:
-            return [
-                {
-                    "process_name": "weather",
-                    "server_type": "resources_servers",
-                    "name": "example_single_tool_call",
-                    "url": server_url,
-                    "pid": 1,
-                    "start_time": 1.0,
-                },
-                {
-                    "process_name": "gone",
-                    "server_type": "responses_api_agents",
-                    "name": "simple_agent",
-                    "url": "http://127.0.0.1:1",
-                    "pid": 2,
-                    "start_time": 1.0,
-                },
-            ]
-
-        with serve_app(head) as head_url:
-            port = head_url.rsplit(":", 1)[1]
-            result = run_entry(SCRIPTS["ng_status"], f"+head_server.port={port}")
-    assert result.returncode == 0, result.stderr
-    assert "2 servers found (1 healthy, 1 unhealthy)" in result.stdout
-    assert "✓ weather" in result.stdout and "✗ gone" in result.stdout
-
-
-def test_status_without_head_server() -> None:
-    from nemo_gym.config.ports import find_open_port
-
-    result = run_entry(SCRIPTS["ng_status"], f"+head_server.port={find_open_port()}")
-    assert result.returncode == 0
-    assert "Could not connect to head server" in result.stdout
-
-
 def test_collect_reports_bad_input_lines_before_contacting_any_server(tmp_path: Path) -> None:
     from nemo_gym.config.ports import find_open_port
 
@@ -134,19 +86,3 @@ def test_collect_reports_bad_input_lines_before_contacting_any_server(tmp_path: 
     assert "line 2" in result.stderr and "line 3" in result.stderr
     assert "head server" not in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out.jsonl").exists()
-
-
-def test_collect_without_a_head_server_is_one_line(tmp_path: Path) -> None:
-    from nemo_gym.config.ports import find_open_port
-
-    rows = tmp_path / "rows.jsonl"
-    rows.write_text('{"responses_create_params": {"input": "hi"}}\n')
-    result = run_entry(
-        SCRIPTS["ng_collect_rollouts"],
-        "+agent_name=a",
-        f"+input_jsonl_fpath={rows}",
-        f"+output_jsonl_fpath={tmp_path / 'out.jsonl'}",
-        f"+head_server.port={find_open_port()}",
-    )
-    assert result.returncode == 1
-    assert "Could not connect to the head server" in result.stderr and "Traceback" not in result.stderr

@@ -7,16 +7,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nemo_gym.config.schema import BaseServerInstanceConfig
-from nemo_gym.errors import NeMoGymError
-from nemo_gym.testing.module_tests import (
+from nemo_gym.cli.module_tests import (
     ModuleResult,
     TestAllSummary,
     check_module_path,
     module_candidates,
     validate_example_data,
 )
-from nemo_gym.testing.scaffold import check_scaffold_path, scaffold_resources_server, title_name
+from nemo_gym.cli.scaffold import check_scaffold_path, scaffold_resources_server, title_name
+from nemo_gym.config.schema import BaseServerInstanceConfig
+from nemo_gym.errors import NeMoGymError
 
 ROW = {"responses_create_params": {"input": [{"role": "user", "content": "hi"}]}, "expected_answer": "A"}
 

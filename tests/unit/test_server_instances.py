@@ -1,12 +1,11 @@
 """Server-instance recognition, domains, references, almost-servers, hosts and ports."""
 
-import socket
 from pathlib import Path
 
 import pytest
 
 from nemo_gym.config.loader import parse_config
-from nemo_gym.config.ports import PortAllocator, check_ports_free, find_open_port
+from nemo_gym.config.ports import PortAllocator, find_open_port
 from nemo_gym.errors import ConfigError, PortError, ServerRefError
 from nemo_gym.global_config import get_first_server_config_dict
 
@@ -108,15 +107,6 @@ def test_allocator_never_hands_out_the_same_port_twice() -> None:
     ports = [allocator.allocate("127.0.0.1") for _ in range(50)]
     allocator.release()
     assert len(set(ports)) == 50 and 11000 not in ports
-
-
-def test_port_in_use_is_reported_by_server_name() -> None:
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen()
-        port = listener.getsockname()[1]
-        with pytest.raises(PortError, match="my_server"):
-            check_ports_free([("my_server", "127.0.0.1", port)])
 
 
 def test_first_server_config_dict_ignores_key_names() -> None:
