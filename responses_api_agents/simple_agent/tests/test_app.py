@@ -22,8 +22,7 @@ from nemo_gym.base_resources_server import (
 )
 from nemo_gym.config.ports import find_open_port
 from nemo_gym.config_types import ModelServerRef, ResourcesServerRef
-from nemo_gym.http.client import configure_http_client
-from nemo_gym.server_utils import SESSION_ID_KEY
+from nemo_gym.server_utils import SESSION_ID_KEY, configure_http_client
 from nemo_gym.testing.responses import assistant_message as message
 from nemo_gym.testing.responses import function_call, make_response, reasoning
 from nemo_gym.testing.servers import make_server_client, serve_app
