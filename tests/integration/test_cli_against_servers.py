@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from nemo_gym.config.ports import find_open_port
 from nemo_gym.testing.servers import serve_app
-from tests.unit.test_cli_commands import SCRIPTS, run_entry
+from tests.unit.test_cli_commands import SCRIPTS, collect_with_no_head_server, run_entry
 
 
 def test_status_reads_the_head_server() -> None:
@@ -55,14 +55,6 @@ def test_status_without_head_server() -> None:
 
 
 def test_collect_without_a_head_server_is_one_line(tmp_path: Path) -> None:
-    rows = tmp_path / "rows.jsonl"
-    rows.write_text('{"responses_create_params": {"input": "hi"}}\n')
-    result = run_entry(
-        SCRIPTS["ng_collect_rollouts"],
-        "+agent_name=a",
-        f"+input_jsonl_fpath={rows}",
-        f"+output_jsonl_fpath={tmp_path / 'out.jsonl'}",
-        f"+head_server.port={find_open_port()}",
-    )
+    result = collect_with_no_head_server(tmp_path, '{"responses_create_params": {"input": "hi"}}\n')
     assert result.returncode == 1
     assert "Could not connect to the head server" in result.stderr and "Traceback" not in result.stderr

@@ -70,17 +70,23 @@ def test_config_errors_are_one_line_and_exit_nonzero(tmp_path: Path) -> None:
     assert "does/not/exist.yaml" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_collect_reports_bad_input_lines_before_contacting_any_server(tmp_path: Path) -> None:
+def collect_with_no_head_server(tmp_path: Path, rows: str) -> subprocess.CompletedProcess[str]:
+    """ng_collect_rollouts over ``rows`` (JSONL text) into tmp_path/out.jsonl, with no head server on its port."""
     from nemo_gym.config.ports import find_open_port
 
-    rows = tmp_path / "rows.jsonl"
-    rows.write_text('{"responses_create_params": {"input": "hi"}}\nnot json\n{"task": 1}\n')
-    result = run_entry(
+    (tmp_path / "rows.jsonl").write_text(rows)
+    return run_entry(
         SCRIPTS["ng_collect_rollouts"],
         "+agent_name=a",
-        f"+input_jsonl_fpath={rows}",
+        f"+input_jsonl_fpath={tmp_path / 'rows.jsonl'}",
         f"+output_jsonl_fpath={tmp_path / 'out.jsonl'}",
         f"+head_server.port={find_open_port()}",
+    )
+
+
+def test_collect_reports_bad_input_lines_before_contacting_any_server(tmp_path: Path) -> None:
+    result = collect_with_no_head_server(
+        tmp_path, '{"responses_create_params": {"input": "hi"}}\nnot json\n{"task": 1}\n'
     )
     assert result.returncode == 1
     assert "line 2" in result.stderr and "line 3" in result.stderr
