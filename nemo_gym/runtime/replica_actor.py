@@ -48,9 +48,23 @@ def replica_config(config: dict[str, Any], spec: dict[str, Any], host: str, port
     """The run's config as this replica sees it: its own instance listens on ``host:port``.
 
     ``num_replicas`` is dropped from its own entry, so that the server's calls to its own instance name reach
-    itself; ``replica_index`` tells the server which replica it is.
+    itself; ``replica_index`` tells the server which replica it is. The head server and the local servers that
+    listen on all interfaces (``0.0.0.0``) are reached at ng_run's machine (``spec["origin_host"]``), which on
+    another node is not "this machine".
     """
     result = copy.deepcopy(config)
+    origin = spec.get("origin_host")
+    for value in result.values() if origin else ():
+        if isinstance(value, dict) and value is result.get("head_server"):
+            candidates = [value]
+        elif isinstance(value, dict):
+            levels = [impl for kind in value.values() if isinstance(kind, dict) for impl in kind.values()]
+            candidates = [fields for fields in levels if isinstance(fields, dict) and "entrypoint" in fields]
+        else:
+            continue
+        for fields in candidates:
+            if fields.get("host") in WILDCARD_HOSTS[:2]:
+                fields["host"] = origin
     fields = result[spec["name"]][spec["server_type"]][spec["implementation"]]
     fields.pop("num_replicas", None)
     fields.update(host=host, port=port, replica_index=spec["index"])

@@ -158,6 +158,7 @@ class ReplicaManager:
         self._monitor: threading.Thread | None = None
         self._http = httpx.Client(timeout=1.0)
         self.owns_driver = False
+        self.origin_host: str | None = None  # ng_run's address as the cluster sees it
 
     @property
     def count(self) -> int:
@@ -258,6 +259,7 @@ class ReplicaManager:
             "entrypoint": replica.instance.config.entrypoint,
             "config": self.config,
             "env": self.env,
+            "origin_host": self.origin_host,
         }
         replica.start_ref = replica.actor.start.remote(spec)
         replica.state = replica.record.replica_state = "starting"
@@ -373,6 +375,7 @@ def start_replicas(
     timeout = float(supervisor.config.get("startup_timeout_s") or 600.0)
     manager = ReplicaManager(instances, supervisor.config, env, records, supervisor.say, timeout)
     manager.owns_driver = owns_driver
+    manager.origin_host = ray_node_ip()
     manager.start()
     return manager
 
@@ -389,6 +392,12 @@ def _base_record(instance: ServerInstance) -> ServerInstanceRecord:
         pid=None,
         start_time=time.time(),
     )
+
+
+def ray_node_ip() -> str:
+    import ray
+
+    return ray.util.get_node_ip_address()
 
 
 def connect_driver(address: str, auth_env: dict[str, str] | None) -> bool:

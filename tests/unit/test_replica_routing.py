@@ -201,3 +201,24 @@ def test_with_every_replica_down_the_retry_policy_applies_then_the_error_is_rais
             await close_global_aiohttp_session()
 
     asyncio.run(scenario())
+
+
+def test_on_another_node_servers_on_all_interfaces_are_reached_at_ng_runs_machine() -> None:
+    config = {
+        "head_server": {"host": "0.0.0.0", "port": 11000},
+        "agent": {"responses_api_agents": {"simple_agent": {"entrypoint": "app.py", "host": "0.0.0.0", "port": 1}}},
+        "model": {"responses_api_models": {"vllm_model": {"entrypoint": "app.py", "host": "0.0.0.0", "port": 2}}},
+        "judge": {"responses_api_models": {"vllm_model": {"entrypoint": "app.py", "host": "127.0.0.1", "port": 3}}},
+    }
+    spec = {
+        "name": "agent",
+        "server_type": "responses_api_agents",
+        "implementation": "simple_agent",
+        "index": 0,
+        "origin_host": "10.0.0.1",
+    }
+    mine = replica_config(config, spec, "0.0.0.0", 4321)
+    assert mine["head_server"]["host"] == "10.0.0.1"
+    assert mine["model"]["responses_api_models"]["vllm_model"]["host"] == "10.0.0.1"
+    assert mine["judge"]["responses_api_models"]["vllm_model"]["host"] == "127.0.0.1"
+    assert mine["agent"]["responses_api_agents"]["simple_agent"]["host"] == "0.0.0.0"  # its own: where it listens
