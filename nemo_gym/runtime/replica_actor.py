@@ -19,6 +19,7 @@ from nemo_gym.http.replica_routing import REPLICA_URL_ENV
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 OUTPUT_BUFFER_LINES = 2000
+MAX_LINE_BYTES = 8192  # a longer line is forwarded in pieces, never held whole
 
 _remote_class: Any = None
 
@@ -114,7 +115,7 @@ class ReplicaProcess:
         return {"host": advertised, "port": port, "pid": self.process.pid, "node_id": node_id}
 
     def _pump(self, stream: Any) -> None:
-        for raw in iter(stream.readline, b""):
+        for raw in iter(lambda: stream.readline(MAX_LINE_BYTES), b""):
             with self.lock:
                 self.lines.append(raw.decode(errors="replace").rstrip("\n"))
         stream.close()

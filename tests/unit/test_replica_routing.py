@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
 from nemo_gym.config.ports import find_open_port
+from nemo_gym.config.replicas import replica_settings
 from nemo_gym.config.schema import BaseServerInstanceConfig, ServerInstance
 from nemo_gym.errors import ConfigError
 from nemo_gym.http.client import close_global_aiohttp_session
@@ -24,7 +25,6 @@ from nemo_gym.http.replica_routing import (
 )
 from nemo_gym.http.retry_policy import RetryPolicy
 from nemo_gym.runtime.replica_actor import replica_config, replica_hosts
-from nemo_gym.runtime.replicas import replica_settings
 
 
 def instance(**fields) -> ServerInstance:
