@@ -72,6 +72,19 @@ class Stack:
                 pass
         return total
 
+    def cpu_by_process(self) -> dict[int, tuple[str, float]]:
+        """Per pid: its role (``upstream``, ``ng_run``, ``ray`` or the server instance it serves) and CPU seconds."""
+        roles = {self.upstream.pid: "upstream", self.ng_run.pid: "ng_run"}
+        found = {}
+        for process in self.processes():
+            try:
+                times = process.cpu_times()
+                role = roles.get(process.pid) or _role(process)
+            except psutil.Error:
+                continue
+            found[process.pid] = (role, times.user + times.system)
+        return found
+
     def peak_rss_mb(self) -> dict[str, float]:
         peaks = {}
         for process in self.processes():
@@ -131,6 +144,24 @@ class Stack:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def _role(process: psutil.Process) -> str:
+    """The server instance a child of ng_run serves (its ``NEMO_GYM_CONFIG_PATH``), else ``ray``."""
+    try:
+        name = process.environ().get("NEMO_GYM_CONFIG_PATH")
+    except psutil.Error:
+        name = None
+    return name if name and "ray" not in process.name() else "ray"
+
+
+def cpu_seconds_by_role(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict:
+    """CPU seconds spent between two :meth:`Stack.cpu_by_process` snapshots, summed per role."""
+    spent: dict[str, float] = {}
+    for pid, (role, seconds) in after.items():
+        previous = before.get(pid)
+        spent[role] = spent.get(role, 0.0) + seconds - (previous[1] if previous else 0.0)
+    return spent
 
 
 def repeat_rows(source: Path, target: Path, count: int) -> None:

@@ -1,11 +1,12 @@
 """Rollouts per second of ng_collect_rollouts against the quick-start servers with a zero-latency upstream.
 
-    python benchmarks/throughput.py [--rows 2000] [--env example_single_tool_call|example_multi_step]
+    python -m benchmarks.throughput [--rows 2000] [--env example_single_tool_call|example_multi_step]
 
 ng_run serves the environment's resources server and simple_agent, and vllm_model in front of the scripted
 upstream (its own process). ng_collect_rollouts then collects ``--rows`` rows at concurrency 64 and unbounded.
 Prints one JSON line per environment: rollouts/s, CPU-ms per rollout summed over every process (upstream,
-ng_run and its servers, the collector), failures.
+ng_run and its servers, the collector) and per process (each server instance by name, ``upstream``, ``ng_run``,
+``ray`` summed over Ray's processes, ``collector``), failures.
 """
 
 import argparse
@@ -15,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.harness import ROOT, machine
-from benchmarks.stack import Stack, repeat_rows
+from benchmarks.stack import Stack, cpu_seconds_by_role, repeat_rows
 
 ENVIRONMENTS = {
     "example_single_tool_call": "example_single_tool_call_simple_agent",
@@ -32,14 +33,19 @@ def run_environment(name: str, rows: int, logs: Path) -> dict:
     try:
         stack.collect(ENVIRONMENTS[name], input_path, logs / "warmup.jsonl", 64)  # warm connections and caches
         for label, parallel in (("concurrency_64", 64), ("unbounded", None)):
-            cpu_before = stack.cpu_seconds()
+            cpu_before = stack.cpu_by_process()
             collector_before = _children_cpu()
             outcome = stack.collect(ENVIRONMENTS[name], input_path, logs / f"{label}.jsonl", parallel)
-            cpu = stack.cpu_seconds() - cpu_before + (_children_cpu() - collector_before)
+            by_role = cpu_seconds_by_role(cpu_before, stack.cpu_by_process())
+            by_role["collector"] = _children_cpu() - collector_before
+            cpu = sum(by_role.values())
+            rows = max(outcome["rows"], 1)
+            per_rollout = {role: round(1000 * seconds / rows, 2) for role, seconds in by_role.items()}
             results[label] = {
                 "rollouts_per_s": round(outcome["rows"] / outcome["wall_s"], 1),
                 "wall_s": round(outcome["wall_s"], 2),
                 "cpu_ms_per_rollout": round(1000 * cpu / max(outcome["rows"], 1), 2),
+                "cpu_ms_per_rollout_by_process": dict(sorted(per_rollout.items())),
                 "rows_written": outcome["rows"],
                 "failures": outcome["failures"],
                 "mean_reward": outcome["metrics"].get("mean_reward"),
