@@ -4,7 +4,7 @@
 
 A 2-node local cluster (``nemo_gym.testing.ray_nodes``) and the scripted zero-latency upstream are started once.
 For each environment and replica count, ng_run joins the cluster with the environment's simple_agent as N
-replicas (``num_replicas: N``, 1 logical CPU each, placed by Ray over both nodes); the model server runs as a
+replicas (``num_replicas: N``, half a logical CPU each, placed by Ray over both nodes); the model server runs as a
 local process. For ``code_gen`` the resources server gets N replicas too (its CPU goes into running the
 answers' unit tests as Ray tasks), and the upstream answers every prompt with a small Python program, so that
 every rollout really runs its unit tests. ng_collect_rollouts collects ``--rows`` rows at concurrency 64 after
@@ -38,6 +38,9 @@ ENVIRONMENTS = {
 # A program that reads its input and prints one line: every unit test runs it in a confined interpreter.
 CODE_ANSWER = "Here is my solution.\n\n```python\nimport sys\n\ndata = sys.stdin.read().split()\nprint(len(data))\n```"
 CONCURRENCY = 64
+# Logical CPUs held by each replica: 4 agent + 4 code_gen replicas hold half of the cluster's 8, leaving the
+# other half to the unit-test tasks code_gen submits (replicas holding every CPU would starve them).
+REPLICA_CPUS = 0.5
 
 
 class ClusterStack(Stack):
@@ -53,7 +56,7 @@ class ClusterStack(Stack):
         overrides = []
         for instance in ENVIRONMENTS[env][1]:
             keys = f"{instance}.{_first_two_keys(ROOT / config, instance)}"
-            overrides += [f"++{keys}.num_replicas={replicas}", f"++{keys}.replica_resources.num_cpus=1"]
+            overrides += [f"++{keys}.num_replicas={replicas}", f"++{keys}.replica_resources.num_cpus={REPLICA_CPUS}"]
         process_env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
         process_env.update(nodes.auth_env())
         self.ng_run = subprocess.Popen(
@@ -129,10 +132,12 @@ def run_case(env: str, replicas: int, rows: int, nodes: LocalRayNodes, upstream:
     folder = ROOT / "resources_servers" / env
     input_path = logs / f"{env}_input.jsonl"
     repeat_rows(folder / "data" / "example.jsonl", input_path, rows)
+    warmup_path = logs / f"{env}_warmup_input.jsonl"
+    repeat_rows(folder / "data" / "example.jsonl", warmup_path, min(rows, 2 * CONCURRENCY))
     stack = ClusterStack(env, replicas, nodes, upstream.port, logs)
     try:
         agent = ENVIRONMENTS[env][0]
-        stack.collect(agent, input_path, logs / "warmup.jsonl", CONCURRENCY)
+        stack.collect(agent, warmup_path, logs / "warmup.jsonl", CONCURRENCY)  # connections, caches, Ray workers
         before, upstream_before, collector_before = stack.cpu_snapshot(), _cpu(upstream), _children_cpu()
         outcome = stack.collect(agent, input_path, logs / f"{env}_{replicas}.jsonl", CONCURRENCY)
         # per process: one that ended during the run is counted in its parent's reaped-children time, if reaped
