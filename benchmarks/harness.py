@@ -151,11 +151,11 @@ def _process_label(process: psutil.Process, cmdline: list[str]) -> str:
     if environ_name and "ray" not in process.name():
         return environ_name
     joined = " ".join(cmdline)
+    if "ray.scripts.scripts" in joined:  # before the markers: its flags name the dashboard
+        return "ray start"
     for marker in ("gcs_server", "raylet", "dashboard", "runtime_env", "log_monitor", "ray_client_server", "monitor"):
         if marker in joined:
             return marker
-    if "ray.scripts.scripts" in joined:
-        return "ray start"
     if "default_worker" in joined:
         return "ray worker"
     return process.name() if process.pid != os.getpid() else "benchmark"
