@@ -57,7 +57,13 @@ def time_one(
                 time.sleep(0.02)
             elapsed = time.monotonic() - started
             if memory is not None:
-                time.sleep(IDLE_SETTLE_S)  # let start-up garbage go and Ray's workers settle
+                # servers are ready before Ray (they join it when they need it): measure the whole tree idle
+                ray_deadline = time.monotonic() + 120
+                while "Started Ray cluster" not in log_path.read_text() and "ray_head_node_address=" not in str(extra):
+                    if time.monotonic() > ray_deadline:
+                        raise TimeoutError(log_path.read_text())
+                    time.sleep(0.1)
+                time.sleep(IDLE_SETTLE_S)  # let start-up garbage go and Ray's processes settle
                 memory.update(tree_memory(process.pid))
             return elapsed
         finally:
