@@ -116,8 +116,8 @@ class ExceptionMiddleware:
         except Exception as error:
             if started:
                 raise
-            status, detail = self._describe(error, scope.get("path"))
-            body = json_bytes(scrubber.scrub(detail[:MAX_DETAIL_CHARS]))
+            status, detail = self.answer(error, scope.get("path"))
+            body = json_bytes(detail)
             await send(
                 {
                     "type": "http.response.start",
@@ -126,6 +126,11 @@ class ExceptionMiddleware:
                 }
             )
             await send({"type": "http.response.body", "body": body})
+
+    def answer(self, error: Exception, path: str | None) -> tuple[int, str]:
+        """The status and (scrubbed, bounded) message this server answers for ``error`` escaping a route."""
+        status, detail = self._describe(error, path)
+        return status, scrubber.scrub(detail[:MAX_DETAIL_CHARS])
 
     def _describe(self, error: Exception, path: str | None) -> tuple[int, str]:
         mapped = error_status(error)

@@ -60,6 +60,11 @@ class SimpleServer(BaseServer):
     def setup_webserver(self) -> FastAPI:
         raise NotImplementedError
 
+    def error_answer(self, error: Exception, path: str) -> tuple[int, str]:
+        """``(status, message)`` this server answers when ``error`` escapes its route ``path`` (logged as then);
+        for a route called in-process that must fail as it would over HTTP."""
+        return ExceptionMiddleware(None, server_label=self.cookie_name).answer(error, path)
+
     def create_app(self) -> FastAPI:
         """A FastAPI app with ``/health``, the per-instance session cookie and the error handlers."""
         app = FastAPI(title=self.cookie_name, lifespan=_close_http_session_on_shutdown)

@@ -3,8 +3,9 @@
 ``/v1/responses`` calls the model with the whole transcript, runs the function calls of each turn on the resources
 server (one ``POST /<tool name>`` each, body = the parsed arguments) and feeds their raw reply text back, until the
 model answers with a message and no call, its output is cut at ``max_output_tokens``, or ``max_steps`` model calls
-have been made. ``/run`` seeds a session on the resources server, runs this agent's own ``/v1/responses`` over HTTP
-with that session's cookie, and asks the resources server to ``/verify`` the result in the same session.
+have been made. ``/run`` seeds a session on the resources server, runs this agent's own ``/v1/responses`` with that
+session's cookie (in-process, or over HTTP when a subclass serves its own route), and asks the resources server to
+``/verify`` the result in the same session.
 
 The hot path works on plain dicts and raw bytes (orjson): model replies are never validated into pydantic objects
 and the verify reply is passed back byte for byte.
@@ -17,7 +18,7 @@ from typing import Any
 
 import aiohttp
 import orjson
-from fastapi import Body, FastAPI, Request, Response
+from fastapi import Body, FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ConfigDict, Field
 
@@ -220,6 +221,31 @@ class SimpleAgent(SimpleResponsesAPIAgent):
 
     # ----------------------------------------------------------------------------------------------------- /run
 
+    async def _own_responses(self, params: dict[str, Any], cookies: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+        """This agent's ``/v1/responses`` for ``/run``: in-process when the route is this class's own (the body was
+        validated as part of the /run row already), over HTTP when a subclass serves its own route.
+
+        In-process, a failure is reported exactly as the HTTP call would report it: the status and message the
+        route would answer, wrapped as ``Agent '<name>' failed on POST /v1/responses (HTTP <status>): ...``.
+        """
+        label = f"Agent {self.config.name!r}"
+        if type(self).responses is not SimpleAgent.responses:
+            return await self._post(label, self.config.name, "/v1/responses", params, cookies, _no_status_retry())
+        try:
+            final, set_cookies = await self.run_tool_loop(params, cookies)
+        except InnerServerError as error:
+            _error_log.log(logging.WARNING, f"{error.status} /v1/responses", "/v1/responses: %s", error.message[:500])
+            status, message = error.status, error.message
+        except HTTPException as error:  # FastAPI's own handler would answer it: its status and detail
+            status, message = error.status_code, str(error.detail)
+        except Exception as error:
+            status, message = self.error_answer(error, "/v1/responses")
+        else:
+            return orjson.dumps(final), set_cookies
+        raise InnerServerError(
+            f"{label} failed on POST /v1/responses (HTTP {status}): {message[:2000]}", status=passed_on_status(status)
+        )
+
     async def run(self, request: Request, body: SimpleAgentRunRequest) -> SimpleAgentVerifyResponse:
         row = body.model_dump(mode="json", exclude_unset=True)
         row.pop("response", None)
@@ -230,16 +256,8 @@ class SimpleAgent(SimpleResponsesAPIAgent):
         _, set_cookies = await self._post(label, server, "/seed_session", row, cookies, _no_status_retry())
         cookies.update(set_cookies)
 
-        # Over HTTP, so that a subclass's /v1/responses (or several workers) behave exactly as for other callers.
         # Not retried on an error status: the loop has already run tools in this session.
-        response_raw, set_cookies = await self._post(
-            f"Agent {self.config.name!r}",
-            self.config.name,
-            "/v1/responses",
-            row["responses_create_params"],
-            cookies,
-            _no_status_retry(),
-        )
+        response_raw, set_cookies = await self._own_responses(row["responses_create_params"], cookies)
         cookies.update(set_cookies)
 
         # The verify request is the row plus `response`; spliced as bytes to avoid re-encoding the whole transcript.
