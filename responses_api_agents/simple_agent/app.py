@@ -302,7 +302,15 @@ def _no_status_retry() -> RetryPolicy:
 
 
 def _cookie_values(response: aiohttp.ClientResponse) -> dict[str, str]:
-    return {name: morsel.value for name, morsel in response.cookies.items()}
+    """The response's Set-Cookie name/value pairs (read from the raw headers; quoted values through aiohttp)."""
+    values = {}
+    for header in response.headers.getall("Set-Cookie", ()):
+        name, _, rest = header.partition("=")
+        value = rest.partition(";")[0].strip()
+        if not name.strip() or value.startswith('"'):
+            return {name: morsel.value for name, morsel in response.cookies.items()}
+        values[name.strip()] = value
+    return values
 
 
 def _error_text(raw: bytes) -> str:
