@@ -34,6 +34,33 @@ def max_request_body_bytes(global_config: Any) -> int | None:
     return int(megabytes * 2**20) if megabytes > 0 else None
 
 
+def declared_too_large(scope: Scope, max_bytes: int) -> bool:
+    """Whether the request's ``Content-Length`` is over ``max_bytes`` (checked before anything is read)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value) > max_bytes
+            except ValueError:
+                return False
+    return False
+
+
+def limited_receive(receive: Receive, max_bytes: int) -> Receive:
+    """``receive`` counting the body as it streams in; raises :class:`RequestTooLarge` past ``max_bytes``."""
+    received = 0
+
+    async def limited() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > max_bytes:
+                raise RequestTooLarge(max_bytes)
+        return message
+
+    return limited
+
+
 class RequestSizeLimitMiddleware:
     def __init__(self, app: ASGIApp, max_bytes: int | None) -> None:
         self.app = app
@@ -51,7 +78,7 @@ class RequestSizeLimitMiddleware:
                 except ValueError:
                     declared = 0
                 if declared > max_bytes:
-                    await _send_413(send, max_bytes)
+                    await send_413(send, max_bytes)
                     return
                 break
         received = 0
@@ -77,10 +104,10 @@ class RequestSizeLimitMiddleware:
         except RequestTooLarge:
             if started:
                 raise
-            await _send_413(send, max_bytes)
+            await send_413(send, max_bytes)
 
 
-async def _send_413(send: Send, max_bytes: int) -> None:
+async def send_413(send: Send, max_bytes: int) -> None:
     body = json_bytes({"detail": _message(max_bytes)})
     await send(
         {

@@ -17,7 +17,7 @@ from nemo_gym.bootstrap.server_process import load_own_config, prepare_server_pr
 from nemo_gym.config.schema import BaseRunServerInstanceConfig
 from nemo_gym.config.secrets import scrubber
 from nemo_gym.config.shape import head_server_config_from
-from nemo_gym.http.body_limit import RequestSizeLimitMiddleware, max_request_body_bytes
+from nemo_gym.http.body_limit import max_request_body_bytes
 from nemo_gym.http.error_responses import (
     MAX_LOGGED_BODY_CHARS,
     RepeatedErrorLog,
@@ -26,7 +26,7 @@ from nemo_gym.http.error_responses import (
     short_repr,
     validation_error_content,
 )
-from nemo_gym.http.middleware import ExceptionMiddleware, SessionMiddleware
+from nemo_gym.http.middleware import ExceptionMiddleware, ServerMiddleware
 from nemo_gym.http.replica_routing import install_replica_session_tag
 from nemo_gym.http.server_client import ServerClient
 
@@ -69,10 +69,12 @@ class SimpleServer(BaseServer):
         """A FastAPI app with ``/health``, the per-instance session cookie and the error handlers."""
         app = FastAPI(title=self.cookie_name, lifespan=_close_http_session_on_shutdown)
         install_replica_session_tag(app)  # a replica keeps the sessions it creates (no-op elsewhere)
-        app.add_middleware(SessionMiddleware, secret_key=session_secret(), session_cookie=self.cookie_name)
-        app.add_middleware(ExceptionMiddleware, server_label=self.cookie_name)
         app.add_middleware(
-            RequestSizeLimitMiddleware, max_bytes=max_request_body_bytes(self.server_client.global_config_dict)
+            ServerMiddleware,
+            secret_key=session_secret(),
+            session_cookie=self.cookie_name,
+            server_label=self.cookie_name,
+            max_bytes=max_request_body_bytes(self.server_client.global_config_dict),
         )
 
         async def health() -> dict[str, str]:
