@@ -12,6 +12,7 @@ Servers reach all of it through :mod:`nemo_gym.server_utils`.
 """
 
 import asyncio
+import functools
 import random
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -51,6 +52,7 @@ class RetryPolicy:
             values["retry_statuses"] = frozenset(overrides["retry_statuses"])
         return RetryPolicy(**values)
 
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - frozen and hashable; a handful of policies per process
     def for_gym_server(self) -> "RetryPolicy":
         """This policy for calls to another NeMo Gym server: its 502/504 is final (it already retried behind it).
 
@@ -59,6 +61,7 @@ class RetryPolicy:
         """
         return self.with_overrides(retry_statuses=self.retry_statuses - INNER_EXHAUSTED_STATUSES)
 
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - as above: called on every inter-server request
     def without_status_retries(self) -> "RetryPolicy":
         """This policy retrying only connection failures and timeouts: every HTTP answer is final.
 

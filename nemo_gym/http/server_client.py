@@ -69,7 +69,7 @@ class ServerClient(BaseModel):
         return cls(head_server_config=head, global_config_dict=OmegaConf.create(config))
 
     def base_url(self, server_name: str) -> str:
-        cached = self._base_urls.get(server_name)
+        cached = self.__pydantic_private__["_base_urls"].get(server_name)
         if cached is not None:
             return cached
         pool = self._replica_pool(server_name)
@@ -101,7 +101,8 @@ class ServerClient(BaseModel):
     def _replica_pool(self, server_name: str) -> ReplicaPool | None:
         """The replicas of ``server_name`` when it has ``num_replicas`` (see ``nemo_gym.http.replica_routing``)."""
         try:
-            return self._replica_pools[server_name]
+            # Read from the private-attribute dict directly: pydantic's __getattr__ costs a hop's worth of CPU.
+            return self.__pydantic_private__["_replica_pools"][server_name]
         except KeyError:
             pool = None
             if is_replicated(self.global_config_dict, server_name):
