@@ -9,6 +9,7 @@ import logging
 import os
 import secrets
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,16 +29,21 @@ def ray_address_from(config: Any) -> str | None:
 
 
 def point_at_run_cluster(config: Any) -> None:
-    """Let Ray find the run's cluster when this process first needs it, without connecting now.
+    """Join the run's cluster now if this server's code uses Ray; otherwise only say where it is.
 
-    A server that never submits Ray tasks never pays for a connection (a second or more at start-up, tens of MiB
-    per process). Servers that use Ray call ``ensure_ray_initialized()`` (or ``initialize_ray()``) first; code
-    written for the reference that submits a task without either is joined to the run's cluster by Ray's own
+    A server whose code never imports ``ray`` never pays for a connection (a second or more at start-up, tens
+    of MiB per process). One that imports it (its tasks are defined at module level, as in code written for the
+    reference) joins before it serves, waiting for a cluster that is still starting; joining here, before
+    uvicorn starts, also leaves uvicorn's own SIGTERM handling in place (``ray.init`` installs one of its own).
+    A server that imports Ray only later is joined by ``ensure_ray_initialized()`` or by Ray's
     auto-initialisation, which reads ``RAY_ADDRESS``.
     """
     address = config.get(RAY_HEAD_NODE_ADDRESS_KEY) if config is not None else None
-    if address:
-        os.environ["RAY_ADDRESS"] = str(address)
+    if not address:
+        return
+    os.environ["RAY_ADDRESS"] = str(address)
+    if "ray" in sys.modules:
+        connect_to_run_cluster(config)
 
 
 def connect_to_run_cluster(config: Any) -> None:

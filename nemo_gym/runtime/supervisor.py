@@ -24,12 +24,13 @@ from nemo_gym.config.loader import ParsedConfig
 from nemo_gym.config.paths import repo_root
 from nemo_gym.config.ports import check_ports_free
 from nemo_gym.config.schema import ServerInstance
-from nemo_gym.config.shape import connectable_host
 from nemo_gym.config.secrets import collect_secret_values, scrubber
+from nemo_gym.config.shape import connectable_host
 from nemo_gym.errors import SupervisorError
 from nemo_gym.runtime.head_server import HeadServer, HeadServerState, ServerInstanceRecord
 from nemo_gym.runtime.process_utils import child_preexec, signal_group
 from nemo_gym.runtime.ray_setup import LocalRayCluster, split_address
+from nemo_gym.runtime.replicas import replicated_instances, start_replicas
 
 logger = logging.getLogger("nemo_gym.run")
 
@@ -102,7 +103,9 @@ class Supervisor:
         self.out = out or sys.stdout
         self.children: list[Child] = []
         self.ray_cluster: LocalRayCluster | None = None
+        self._ray_ready = False  # the cluster ng_run started has answered
         self.head: HeadServer | None = None
+        self.replicas: Any = None  # a ReplicaManager when some instance has num_replicas
         self._stop = threading.Event()
         self._stop_reason: str | None = None
         self._print_lock = threading.Lock()
@@ -142,7 +145,8 @@ class Supervisor:
             self.start()
             if self._stop.is_set():
                 return 0 if self._stop_reason in ("SIGINT", "SIGTERM") else 1
-            self.say(f"All {len(self.children)} / {len(self.children)} servers ready! Press Ctrl+C to stop.")
+            count = len(self.children) + (self.replicas.count if self.replicas is not None else 0)
+            self.say(f"All {count} / {count} servers ready! Press Ctrl+C to stop.")
             self.watch()
             return 0
         except SupervisorError as error:
@@ -162,18 +166,24 @@ class Supervisor:
         self.head.start()
         self.say(f"Head server at http://{_connect_host(head['host'])}:{head['port']}")
         config_yaml = yaml.safe_dump(self.config, sort_keys=False)
-        for instance in self.parsed.instances:
+        replicated = replicated_instances(self.parsed.instances)
+        for instance in [instance for instance in self.parsed.instances if instance.name not in replicated]:
             child = self._spawn(instance, config_yaml)
             self.children.append(child)
             state.records.append(_record(child))
-        if self.ray_cluster is not None:
+        if self.ray_cluster is not None and replicated:  # replicas are Ray actors: they need the cluster now
             self.ray_cluster.wait_ready(stop=self._stop)
-            if not self._stop.is_set():
-                self.say(f"Started Ray cluster at {self.ray_cluster.address}")
+            self._check_ray()
+        self.replicas = start_replicas(self, state.records, replicated)
         self._wait_until_ready()
+        if self.replicas is not None:
+            self.replicas.wait_ready(self._stop)
         self._check_model_upstreams()
         if not self._stop.is_set():
             self._print_table()
+            if self.ray_cluster is not None and not self._ray_ready:
+                # servers connect to Ray when they first need it; those that do wait for it, bounded
+                self.say(f"Ray cluster still starting at {self.ray_cluster.address}")
 
     def watch(self) -> None:
         while not self._stop.wait(0.2):
@@ -184,6 +194,9 @@ class Supervisor:
     def check_health(self) -> None:
         """Raise SupervisorError naming the first server (or the head server) that is no longer running."""
         self._check_crashes()
+        self._check_ray()
+        if self.replicas is not None:
+            self.replicas.check()
         if self.head is not None and not self.head.is_alive():
             raise SupervisorError("head_server finished unexpectedly")
 
@@ -207,6 +220,9 @@ class Supervisor:
             signal_group(child.process.pid, signal.SIGKILL)
             if child.reader is not None:
                 child.reader.join(timeout=2)
+        if self.replicas is not None:
+            self.replicas.stop()
+            self.replicas = None
         if self.head is not None:
             self.head.stop()
         if self.ray_cluster is not None:
@@ -282,12 +298,14 @@ class Supervisor:
 
     def _wait_until_ready(self) -> None:
         timeout = float(self.config.get("startup_timeout_s") or DEFAULT_STARTUP_TIMEOUT_S)
-        self.say(f"Waiting for {len(self.children)} servers to be ready...")
+        if self.children:
+            self.say(f"Waiting for {len(self.children)} servers to be ready...")
         started = time.monotonic()
         next_report = started + PENDING_REPORT_INTERVAL_S
         with httpx.Client(timeout=1.0) as client:
             while not self._stop.is_set():
                 self._check_crashes()
+                self._check_ray()
                 pending = [child for child in self.children if not child.ready]
                 for child in pending:
                     try:
@@ -325,6 +343,14 @@ class Supervisor:
             except (psutil.Error, ChildProcessError):
                 pass
 
+    def _check_ray(self) -> None:
+        """Announce the run's own Ray cluster once it answers; raise (one line) if it gave up."""
+        if self.ray_cluster is None or self._ray_ready:
+            return
+        if self.ray_cluster.poll_ready():
+            self._ray_ready = True
+            self.say(f"Started Ray cluster at {self.ray_cluster.address}")
+
     def _check_crashes(self) -> None:
         for child in self.children:
             code = child.process.poll()
@@ -349,6 +375,8 @@ class Supervisor:
             instance = child.instance
             url = f"http://{instance.config.host}:{instance.config.port}"
             table.add_row(instance.name, instance.server_type, instance.implementation, url, str(child.process.pid))
+        for row in self.replicas.table_rows() if self.replicas is not None else []:
+            table.add_row(*row)
         with self._print_lock:
             Console(file=self.out, width=140).print(table)
 

@@ -1,14 +1,13 @@
 """A machine that has never run Ray: no ``~/.ray``, no token, nothing in ``/tmp/ray``; and nothing left afterwards."""
 
-import glob
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
+import httpx
 import pytest
 
 from nemo_gym.errors import SupervisorError
@@ -29,10 +28,6 @@ def fresh_machine_env(home: Path) -> dict[str, str]:
     return env
 
 
-def private_ray_folders() -> set[str]:
-    return set(glob.glob(os.path.join(tempfile.gettempdir(), "nemo_gym_ray_*")) + glob.glob("/tmp/nemo_gym_ray_*"))
-
-
 def pointer() -> str | None:
     try:
         return RAY_POINTER.read_text()
@@ -42,12 +37,17 @@ def pointer() -> str | None:
 
 def test_ng_run_starts_ray_and_servers_in_an_empty_home_and_leaves_nothing(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    folders_before, pointer_before = private_ray_folders(), pointer()
+    pointer_before = pointer()
     run = NgRun(tmp_path / "run", CONFIG, env_yaml=ENV_YAML, base_env=fresh_machine_env(home))
     try:
-        records = run.wait_ready()  # every child joined the run's token-protected cluster
+        records = run.wait_ready()
         assert {record["process_name"] for record in records} == {"counter_test", "relay_test"}
-        assert len(private_ray_folders() - folders_before) == 1
+        folder = run_ray_folder(run)
+        assert folder.is_dir() and (folder / "auth_token").stat().st_mode & 0o077 == 0
+        counter = next(record for record in records if record["process_name"] == "counter_test")
+        # a server joins the run's token-protected cluster when it first submits a task
+        info = httpx.post(f"{counter['url']}/ray_info", json={}, timeout=120).json()
+        assert info["connected"] is True
         run.process.send_signal(signal.SIGINT)
         assert run.wait_exit(timeout_s=30) == 0, run.output()
         assert run.leftover_processes() == []
@@ -56,8 +56,17 @@ def test_ng_run_starts_ray_and_servers_in_an_empty_home_and_leaves_nothing(tmp_p
     output = run.output()
     assert "AuthenticationError" not in output and "Traceback" not in output
     assert list(home.iterdir()) == [], "ng_run wrote into the user's home"
-    assert private_ray_folders() == folders_before, "the run's Ray folder (token, sessions) was left behind"
+    assert not folder.exists(), "the run's Ray folder (token, sessions) was left behind"
     assert pointer() == pointer_before, "ng_run changed /tmp/ray/ray_current_cluster"
+
+
+def run_ray_folder(run: NgRun) -> Path:
+    """The private folder of the run's Ray cluster, as handed to its servers (RAY_AUTH_TOKEN_PATH)."""
+    for process in run.descendants:
+        token_path = process.environ().get("RAY_AUTH_TOKEN_PATH")
+        if token_path:
+            return Path(token_path).parent
+    raise AssertionError("no server process was given the run's Ray token")
 
 
 def test_a_plain_ray_init_works_after_ng_run_exits(tmp_path: Path) -> None:
