@@ -1,6 +1,5 @@
 """ng_run's supervisor: spawn one child per server, wait for ``/health``, watch for crashes, shut down cleanly."""
 
-import collections
 import logging
 import os
 import secrets
@@ -9,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,6 +25,7 @@ from nemo_gym.config.schema import ServerInstance
 from nemo_gym.config.secrets import collect_secret_values, scrubber
 from nemo_gym.config.shape import connectable_host
 from nemo_gym.errors import SupervisorError
+from nemo_gym.runtime.child_process import Child, pump_output
 from nemo_gym.runtime.head_server import HeadServer, HeadServerState, ServerInstanceRecord
 from nemo_gym.runtime.process_utils import child_preexec, signal_group
 from nemo_gym.runtime.ray_setup import LocalRayCluster, split_address
@@ -34,64 +33,11 @@ from nemo_gym.runtime.replicas import replicated_instances, start_replicas
 
 logger = logging.getLogger("nemo_gym.run")
 
-OUTPUT_TAIL_LINES = 40
-MAX_FORWARDED_LINE_BYTES = 8192
-SECRET_MARGIN = 256
 POLL_INTERVAL_S = 0.1
 PENDING_REPORT_INTERVAL_S = 5.0
 DEFAULT_STARTUP_TIMEOUT_S = 600.0
 SHUTDOWN_GRACE_S = 6.0
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-
-
-@dataclass
-class Child:
-    instance: ServerInstance
-    process: subprocess.Popen[bytes]
-    start_time: float
-    tail: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=OUTPUT_TAIL_LINES))
-    reader: threading.Thread | None = None
-    ready: bool = False
-
-    @property
-    def health_url(self) -> str:
-        return f"http://{_connect_host(self.instance.config.host)}:{self.instance.config.port}/health"
-
-
-def _connect_host(host: str | None) -> str:
-    return connectable_host(host)
-
-
-def _pump_output(child: Child, stream: IO[bytes], sink: IO[str], lock: threading.Lock) -> None:
-    """Prefix each line of the child's output with its instance name, mask secrets, keep the last lines.
-
-    A line longer than ``MAX_FORWARDED_LINE_BYTES`` (a server that prints a whole request, say) is shown cut,
-    with the number of bytes left out; it is never held in memory whole.
-    """
-    prefix = f"({child.instance.name}) "
-    long_line_bytes = 0  # > 0 while the rest of an over-long line is being read and dropped
-    for raw in iter(lambda: stream.readline(MAX_FORWARDED_LINE_BYTES), b""):
-        complete = raw.endswith(b"\n")
-        if long_line_bytes:
-            long_line_bytes += len(raw)
-            if complete:
-                _forward(child, sink, lock, f"{prefix}[... the line above was {long_line_bytes} bytes long; cut]")
-                long_line_bytes = 0
-            continue
-        line = scrubber.scrub(raw.decode(errors="replace").rstrip("\n"))
-        if not complete and len(raw) >= MAX_FORWARDED_LINE_BYTES:
-            # cut well before the end: a secret split by the cut would not be recognised by the scrubber
-            line = line[:-SECRET_MARGIN]
-            long_line_bytes = len(raw)
-        _forward(child, sink, lock, prefix + line)
-    stream.close()
-
-
-def _forward(child: Child, sink: IO[str], lock: threading.Lock, text: str) -> None:
-    child.tail.append(text)
-    with lock:
-        sink.write(text + "\n")
-        sink.flush()
 
 
 class Supervisor:
@@ -164,7 +110,7 @@ class Supervisor:
         head = self.config["head_server"]
         self.head = HeadServer(state, head["host"], int(head["port"]))
         self.head.start()
-        self.say(f"Head server at http://{_connect_host(head['host'])}:{head['port']}")
+        self.say(f"Head server at http://{connectable_host(head['host'])}:{head['port']}")
         config_yaml = yaml.safe_dump(self.config, sort_keys=False)
         replicated = replicated_instances(self.parsed.instances)
         for instance in [instance for instance in self.parsed.instances if instance.name not in replicated]:
@@ -286,7 +232,7 @@ class Supervisor:
         )
         child = Child(instance=instance, process=process, start_time=time.time())
         child.reader = threading.Thread(
-            target=_pump_output, args=(child, process.stdout, self.out, self._print_lock), daemon=True
+            target=pump_output, args=(child, process.stdout, self.out, self._print_lock), daemon=True
         )
         child.reader.start()
         return child

@@ -5,13 +5,13 @@ import threading
 from types import SimpleNamespace
 
 from nemo_gym.config.secrets import scrubber
-from nemo_gym.runtime.supervisor import MAX_FORWARDED_LINE_BYTES, Child, _pump_output
+from nemo_gym.runtime.child_process import MAX_FORWARDED_LINE_BYTES, Child, pump_output
 
 
 def forward(data: bytes) -> tuple[str, list[str]]:
     child = Child(instance=SimpleNamespace(name="srv"), process=None, start_time=0.0)
     sink = io.StringIO()
-    _pump_output(child, io.BytesIO(data), sink, threading.Lock())
+    pump_output(child, io.BytesIO(data), sink, threading.Lock())
     return sink.getvalue(), list(child.tail)
 
 
