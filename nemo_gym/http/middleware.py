@@ -158,6 +158,50 @@ class ExceptionMiddleware:
         return 500, repr(error)[:MAX_DETAIL_CHARS]
 
 
+_access_logger: logging.Logger | None = None
+_log_unsuccessful = False
+
+
+def log_unsuccessful_requests() -> None:
+    """Have :class:`ServerMiddleware` write uvicorn's access lines for non-200 answers only.
+
+    uvicorn builds a log record for every request (only for a filter to drop the 200s). After this call,
+    :func:`take_over_access_log` (run at application start-up, once uvicorn has set up its loggers) moves the
+    ``uvicorn.access`` handlers to a logger of ours, so uvicorn writes nothing and the middleware writes the
+    same lines, in the same format, for the answers that are not 200.
+    """
+    global _log_unsuccessful
+    _log_unsuccessful = True
+
+
+def take_over_access_log() -> None:
+    global _access_logger
+    uvicorn_access = logging.getLogger("uvicorn.access")
+    if not _log_unsuccessful or _access_logger is not None or not uvicorn_access.handlers:
+        return  # not asked, already done, or a custom logging setup: uvicorn keeps its access log
+    own = logging.getLogger("nemo_gym.access")
+    own.handlers = list(uvicorn_access.handlers)
+    own.setLevel(uvicorn_access.getEffectiveLevel())
+    own.propagate = False
+    uvicorn_access.handlers = []
+    uvicorn_access.propagate = False
+    _access_logger = own
+
+
+def _log_access(scope: Scope, status: int) -> None:
+    if _access_logger is not None and status != 200:
+        from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
+
+        _access_logger.info(
+            '%s - "%s %s HTTP/%s" %d',
+            get_client_addr(scope),
+            scope.get("method", ""),
+            get_path_with_query_string(scope),
+            scope.get("http_version", "1.1"),
+            status,
+        )
+
+
 class ServerMiddleware:
     """Every server's one middleware: request-size limit (outermost), exception catcher, session cookie (innermost).
 
@@ -181,6 +225,7 @@ class ServerMiddleware:
         max_bytes = self.max_bytes
         if max_bytes is not None:
             if declared_too_large(scope, max_bytes):
+                _log_access(scope, 413)
                 await send_413(send, max_bytes)
                 return
             receive = limited_receive(receive, max_bytes)
@@ -197,6 +242,7 @@ class ServerMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+                _log_access(scope, message["status"])
                 value = signed if signed is not None and session == initial else sessions._sign(session)
                 if value is not None:
                     message["headers"] = [
@@ -211,6 +257,7 @@ class ServerMiddleware:
             if started:
                 raise
             status, detail = self.errors.answer(error, scope.get("path"))
+            _log_access(scope, status)
             body = json_bytes(detail)
             await send(
                 {

@@ -26,7 +26,12 @@ from nemo_gym.http.error_responses import (
     short_repr,
     validation_error_content,
 )
-from nemo_gym.http.middleware import ExceptionMiddleware, ServerMiddleware
+from nemo_gym.http.middleware import (
+    ExceptionMiddleware,
+    ServerMiddleware,
+    log_unsuccessful_requests,
+    take_over_access_log,
+)
 from nemo_gym.http.replica_routing import install_replica_session_tag
 from nemo_gym.http.server_client import ServerClient
 
@@ -117,6 +122,10 @@ class SimpleServer(BaseServer):
             ),
         )
         app = server.setup_webserver()
+        show_200 = bool(global_config.get("uvicorn_logging_show_200_ok", False))
+        if not show_200:
+            # ServerMiddleware writes the non-200 access lines (uvicorn would build a record for every request).
+            log_unsuccessful_requests()
         if worker:
             return app
         raise_open_files_limit(65535)
@@ -132,7 +141,7 @@ class SimpleServer(BaseServer):
             "backlog": 16384,
             "timeout_keep_alive": 60,
         }
-        if not global_config.get("uvicorn_logging_show_200_ok", False):
+        if not show_200:
             logging.getLogger("uvicorn.access").addFilter(_Drop200Filter())
         if config.num_workers and config.num_workers > 1:
             # Workers share the session secret (so a cookie signed by one is valid in all) and rebuild the
@@ -147,6 +156,7 @@ class SimpleServer(BaseServer):
 
 @contextlib.asynccontextmanager
 async def _close_http_session_on_shutdown(app: FastAPI) -> AsyncIterator[None]:
+    take_over_access_log()  # uvicorn has set up its loggers by now
     yield
     from nemo_gym.http.client import close_global_aiohttp_session
 
