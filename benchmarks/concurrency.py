@@ -5,7 +5,7 @@
 The example_single_tool_call stack (agent, resources server, vllm_model) runs under ng_run in front of the
 scripted upstream; ng_collect_rollouts sends every row at once (unbounded). Each rollout makes two model calls,
 so the ideal wall time is about 2 x latency plus the machine's processing time. Failures must be 0. Prints one
-JSON line with the peak RSS of each process.
+JSON line with the peak RSS of each process and the retried calls found in the logs, by reason.
 """
 
 import argparse
@@ -55,6 +55,7 @@ def main() -> None:
                 "wall_s": round(outcome["wall_s"], 1),
                 "rows_written": outcome["rows"],
                 "failures": outcome["failures"],
+                "retries_logged": _retries(logs),
                 "exit_code": outcome["exit_code"],
                 "collector_peak_rss_mb": outcome["collector_peak_rss_mb"],
                 "server_peak_rss_mb": peaks,
@@ -63,6 +64,18 @@ def main() -> None:
             }
         )
     )
+
+
+def _retries(logs: Path) -> dict[str, int]:
+    """Retried calls per log (ng_run's holds every server's), by reason, e.g. ``ConnectionTimeoutError``."""
+    counts: dict[str, int] = {}
+    for log in logs.glob("*.log"):
+        for line in log.read_text(errors="replace").splitlines():
+            if "Retrying " in line and "failed: " in line:
+                reason = line.split("failed: ", 1)[1].split(":", 1)[0].split(")", 1)[0]
+                key = f"{log.stem}: {reason}"
+                counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 if __name__ == "__main__":

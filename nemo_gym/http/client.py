@@ -137,7 +137,11 @@ async def request(
         headers.setdefault("Content-Type", "application/json")
         kwargs["headers"] = headers
     if "timeout" not in kwargs:
-        kwargs["timeout"] = aiohttp.ClientTimeout(total=policy.request_timeout_s, connect=policy.connect_timeout_s)
+        # sock_connect, not connect: aiohttp's `connect` also counts the wait for a free pooled connection, so a
+        # burst larger than the pool (16k rollouts over 1,024 connections) failed with ConnectionTimeoutError.
+        kwargs["timeout"] = aiohttp.ClientTimeout(
+            total=policy.request_timeout_s, sock_connect=policy.connect_timeout_s
+        )
     session = get_global_aiohttp_session()
     attempt = 0
     while True:
