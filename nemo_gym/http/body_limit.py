@@ -8,7 +8,7 @@ length streams in, so an oversized request is never held in memory whole. Set wi
 from typing import Any
 
 from fastapi import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from nemo_gym.http.error_responses import json_bytes
 
@@ -59,52 +59,6 @@ def limited_receive(receive: Receive, max_bytes: int) -> Receive:
         return message
 
     return limited
-
-
-class RequestSizeLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int | None) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.max_bytes is None:
-            await self.app(scope, receive, send)
-            return
-        max_bytes = self.max_bytes
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = 0
-                if declared > max_bytes:
-                    await send_413(send, max_bytes)
-                    return
-                break
-        received = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > max_bytes:
-                    raise RequestTooLarge(max_bytes)
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except RequestTooLarge:
-            if started:
-                raise
-            await send_413(send, max_bytes)
 
 
 async def send_413(send: Send, max_bytes: int) -> None:

@@ -205,7 +205,7 @@ def _log_access(scope: Scope, status: int) -> None:
 class ServerMiddleware:
     """Every server's one middleware: request-size limit (outermost), exception catcher, session cookie (innermost).
 
-    Behaves as :class:`~nemo_gym.http.body_limit.RequestSizeLimitMiddleware` around :class:`ExceptionMiddleware`
+    Behaves as the request-size limit of :mod:`nemo_gym.http.body_limit` around :class:`ExceptionMiddleware`
     around :class:`SessionMiddleware`: a declared oversized body is a 413 at once; what escapes the app becomes
     the exception catcher's answer (without a session cookie); every other response carries the signed cookie.
     """
