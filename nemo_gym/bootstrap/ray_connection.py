@@ -162,6 +162,21 @@ def _stop_private_cluster(private: "PrivateRayFolder") -> None:
     private.remove()
 
 
+def remove_abandoned_folders(base: str) -> None:
+    """Remove the private Ray folders of earlier runs whose owner died without cleaning up (a SIGKILLed ng_run).
+
+    A folder whose owner is alive, or that cannot be judged (no owner file yet, another user's), is left alone.
+    """
+    for folder in Path(base).glob(PrivateRayFolder.PREFIX + "*"):
+        try:
+            pid = int((folder / PrivateRayFolder.OWNER_FILE).read_text())
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (OSError, ValueError):  # alive under another user, unreadable, or being created right now
+            continue
+
+
 class PrivateRayFolder:
     """Everything of one cluster we start, in a private 0700 folder that is removed with the cluster.
 
@@ -172,16 +187,25 @@ class PrivateRayFolder:
       otherwise writes to ``/tmp/ray``, where a later plain ``ray.init()`` would find the dead cluster and wait).
     """
 
+    PREFIX = "nemo_gym_ray_"
+    OWNER_FILE = "owner_pid"
+
     def __init__(self) -> None:
-        base = tempfile.gettempdir()
-        if len(base) > 40:  # Ray's unix sockets live below this folder; their paths are limited to 107 bytes
-            base = "/tmp"
-        self.folder = Path(tempfile.mkdtemp(prefix="nemo_gym_ray_", dir=base))
+        base = self.base_dir()
+        remove_abandoned_folders(base)
+        self.folder = Path(tempfile.mkdtemp(prefix=self.PREFIX, dir=base))
         self.temp_dir = self.folder / "ray"
         self.token_path = self.folder / "auth_token"
         fd = os.open(self.token_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_hex(32))
+        (self.folder / self.OWNER_FILE).write_text(str(os.getpid()))
+
+    @staticmethod
+    def base_dir() -> str:
+        base = tempfile.gettempdir()
+        # Ray's unix sockets live below this folder; their paths are limited to 107 bytes
+        return "/tmp" if len(base) > 40 else base
 
     def env(self) -> dict[str, str]:
         return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(self.token_path)}
