@@ -48,6 +48,8 @@ class LocalRayNodes:
         self.head.wait_ready(timeout_s)
         env = self.head.child_env(dict(os.environ))
         env.pop("RAY_ADDRESS", None)
+        # the nodes' sessions and logs go to the head's private folder (removed with it), not to /tmp/ray
+        env["RAY_TMPDIR"] = str(self.head.private.folder / "n")
         logs = []
         for index in range(1, self.count):
             command = [
