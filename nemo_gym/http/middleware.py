@@ -122,15 +122,7 @@ class ExceptionMiddleware:
             if started:
                 raise
             status, detail = self.answer(error, scope.get("path"))
-            body = json_bytes(detail)
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await send_json_error(send, status, detail)
 
     def answer(self, error: Exception, path: str | None) -> tuple[int, str]:
         """The status and (scrubbed, bounded) message this server answers for ``error`` escaping a route."""
@@ -258,12 +250,12 @@ class ServerMiddleware:
                 raise
             status, detail = self.errors.answer(error, scope.get("path"))
             _log_access(scope, status)
-            body = json_bytes(detail)
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await send_json_error(send, status, detail)
+
+
+async def send_json_error(send: Send, status: int, detail: object) -> None:
+    """Answer ``status`` with ``detail`` as a JSON body (the error path's one way to write a reply)."""
+    body = json_bytes(detail)
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
