@@ -26,6 +26,7 @@ from nemo_gym.http.error_responses import (
     short_repr,
     validation_error_content,
 )
+from nemo_gym.http.fast_routes import ServerApp
 from nemo_gym.http.middleware import (
     ExceptionMiddleware,
     ServerMiddleware,
@@ -72,7 +73,7 @@ class SimpleServer(BaseServer):
 
     def create_app(self) -> FastAPI:
         """A FastAPI app with ``/health``, the per-instance session cookie and the error handlers."""
-        app = FastAPI(title=self.cookie_name, lifespan=_close_http_session_on_shutdown)
+        app = ServerApp(title=self.cookie_name, lifespan=_close_http_session_on_shutdown)
         install_replica_session_tag(app)  # a replica keeps the sessions it creates (no-op elsewhere)
         app.add_middleware(
             ServerMiddleware,
