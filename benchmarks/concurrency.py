@@ -10,12 +10,11 @@ JSON line with the peak RSS of each process and the retried calls found in the l
 
 import argparse
 import json
-import tempfile
 import threading
 import time
 from pathlib import Path
 
-from benchmarks.harness import ROOT, machine
+from benchmarks.harness import ROOT, add_logs_argument, logs_folder, machine
 from benchmarks.stack import Stack, repeat_rows
 
 
@@ -23,8 +22,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=16384)
     parser.add_argument("--latency", type=float, default=1.0)
+    add_logs_argument(parser)
     args = parser.parse_args()
-    logs = Path(tempfile.mkdtemp(prefix="concurrency_"))
+    logs = logs_folder(args, "concurrency_")
     name = "example_single_tool_call"
     input_path = logs / "input.jsonl"
     repeat_rows(ROOT / "resources_servers" / name / "data" / "example.jsonl", input_path, args.rows)

@@ -19,10 +19,8 @@ import argparse
 import collections
 import json
 import sys
-import tempfile
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,7 +30,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-from benchmarks.harness import machine
+from benchmarks.harness import add_logs_argument, logs_folder, machine
 from benchmarks.stack import Stack
 
 ENV_CONFIGS = (
@@ -126,9 +124,10 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--examples", type=int, default=50, help="cases per operation and generation mode")
     parser.add_argument("--local-examples", type=int, default=10, help="the same for local_model")
+    add_logs_argument(parser)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
-    logs = Path(tempfile.mkdtemp(prefix="fuzz_"))
+    logs = logs_folder(args, "fuzz_")
     local_config = logs / "local_policy.yaml"
     local_config.write_text(LOCAL_MODEL)
     tally = Tally()

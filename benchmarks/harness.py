@@ -1,5 +1,6 @@
 """What every benchmark shares: the machine description, server subprocesses and a small load generator."""
 
+import argparse
 import asyncio
 import json
 import os
@@ -7,6 +8,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from importlib.metadata import version
@@ -20,6 +22,18 @@ import psutil
 from nemo_gym.config.ports import find_open_port
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def add_logs_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--logs", type=Path, help="folder for the logs and outputs (default: a new one in /tmp)")
+
+
+def logs_folder(args: argparse.Namespace, prefix: str) -> Path:
+    """The run's log folder: ``--logs`` (created if missing) or a new temporary folder named ``prefix*``."""
+    if args.logs is None:
+        return Path(tempfile.mkdtemp(prefix=prefix))
+    args.logs.mkdir(parents=True, exist_ok=True)
+    return args.logs
 
 
 def machine() -> dict[str, Any]:

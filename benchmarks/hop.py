@@ -10,10 +10,8 @@ Responses -> Chat Completions -> Responses translation hop keeps on this machine
 import argparse
 import asyncio
 import json
-import tempfile
-from pathlib import Path
 
-from benchmarks.harness import ROOT, free_port, load, machine, python_process
+from benchmarks.harness import ROOT, add_logs_argument, free_port, load, logs_folder, machine, python_process
 from nemo_gym.testing.scripted_upstream import ScriptedUpstream
 from nemo_gym.testing.servers import run_entrypoint
 
@@ -36,8 +34,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=64)
+    add_logs_argument(parser)
     args = parser.parse_args()
-    logs = Path(tempfile.mkdtemp(prefix="hop_"))
+    logs = logs_folder(args, "hop_")
     results = {}
     with ScriptedUpstream() as upstream:
         model_port, echo_port = free_port(), free_port()

@@ -21,13 +21,12 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import psutil
 
-from benchmarks.harness import ROOT, free_port, machine, wait_healthy
+from benchmarks.harness import ROOT, add_logs_argument, free_port, logs_folder, machine, wait_healthy
 from benchmarks.stack import MODEL_CONFIG, Stack, repeat_rows
 from nemo_gym.testing.ray_nodes import LocalRayNodes
 
@@ -176,8 +175,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=600)
     parser.add_argument("--replicas", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--env", choices=sorted(ENVIRONMENTS), action="append")
+    add_logs_argument(parser)
     args = parser.parse_args()
-    logs = Path(tempfile.mkdtemp(prefix="scale_"))
+    logs = logs_folder(args, "scale_")
     rules = logs / "rules.json"
     rules.write_text(
         json.dumps([{"match": {"last_user_regex": "programming problem"}, "reply": {"content": CODE_ANSWER}}])

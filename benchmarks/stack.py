@@ -111,15 +111,21 @@ class Stack:
         if parallel:
             command.append(f"+num_samples_in_parallel={parallel}")
         started = time.monotonic()
-        with (self.logs / f"collect_{output_path.stem}.log").open("wb") as log:
-            process = psutil.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        log_path = self.logs / f"collect_{output_path.stem}.log"
+        with log_path.open("wb") as log:
+            env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # its "Found N rows" line marks the end of start-up
+            process = psutil.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
             peak = 0
+            startup_cpu = None
             while process.poll() is None:
                 try:
                     peak = max(peak, process.memory_info().rss)
+                    if startup_cpu is None and b"Found " in log_path.read_bytes():
+                        times = process.cpu_times()
+                        startup_cpu = times.user + times.system
                 except psutil.NoSuchProcess:
                     break
-                time.sleep(0.2)
+                time.sleep(0.02 if startup_cpu is None else 0.2)
         wall = time.monotonic() - started
         failures_path = Path(f"{output_path}.failures.jsonl")
         failures = sum(1 for _ in failures_path.open()) if failures_path.exists() else 0
@@ -132,6 +138,7 @@ class Stack:
             "failures": failures,
             "exit_code": process.returncode,
             "collector_peak_rss_mb": round(peak / 2**20, 1),
+            "collector_startup_cpu_s": startup_cpu,
             "metrics": metrics,
         }
 

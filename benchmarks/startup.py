@@ -15,11 +15,10 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.harness import ROOT, free_port, machine, tree_memory
+from benchmarks.harness import ROOT, add_logs_argument, free_port, logs_folder, machine, tree_memory
 from nemo_gym.runtime.ray_setup import LocalRayCluster
 from nemo_gym.testing.scripted_upstream import ScriptedUpstream
 
@@ -74,8 +73,9 @@ def time_one(
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
+    add_logs_argument(parser)
     args = parser.parse_args()
-    logs = Path(tempfile.mkdtemp(prefix="startup_"))
+    logs = logs_folder(args, "startup_")
     env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
     runs: dict[str, list[float]] = {"ray_included": [], "ray_excluded": []}
     memory: dict = {}

@@ -8,8 +8,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_benchmark(*args: str) -> list[dict]:
-    result = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+def run_benchmark(*args: str, logs: Path | None = None) -> list[dict]:
+    """Run one benchmark, with its logs in ``logs`` (the test's own folder, so nothing is left in /tmp)."""
+    command = [sys.executable, "-m", *args, *(["--logs", str(logs)] if logs else [])]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert lines, result.stdout[-2000:]
@@ -18,26 +20,29 @@ def run_benchmark(*args: str) -> list[dict]:
     return lines
 
 
-def test_throughput_smoke() -> None:
-    (line,) = run_benchmark("benchmarks.throughput", "--rows", "40", "--env", "example_single_tool_call")
+def test_throughput_smoke(tmp_path: Path) -> None:
+    (line,) = run_benchmark(
+        "benchmarks.throughput", "--rows", "40", "--env", "example_single_tool_call", logs=tmp_path
+    )
     for case in ("concurrency_64", "unbounded"):
         assert line[case]["rows_written"] == 40 and line[case]["failures"] == 0
         assert line[case]["rollouts_per_s"] > 0 and line[case]["cpu_ms_per_rollout"] > 0
+        assert 0 < line[case]["cpu_ms_per_rollout_after_collector_startup"] < line[case]["cpu_ms_per_rollout"]
 
 
-def test_concurrency_smoke() -> None:
-    (line,) = run_benchmark("benchmarks.concurrency", "--rows", "300", "--latency", "0.2")
+def test_concurrency_smoke(tmp_path: Path) -> None:
+    (line,) = run_benchmark("benchmarks.concurrency", "--rows", "300", "--latency", "0.2", logs=tmp_path)
     assert line["rows_written"] == 300 and line["failures"] == 0 and line["exit_code"] == 0
     assert line["server_peak_rss_mb"]
 
 
-def test_startup_smoke() -> None:
-    (line,) = run_benchmark("benchmarks.startup", "--repeats", "1")
+def test_startup_smoke(tmp_path: Path) -> None:
+    (line,) = run_benchmark("benchmarks.startup", "--repeats", "1", logs=tmp_path)
     assert 0 < line["ray_excluded_median_s"] and 0 < line["ray_included_median_s"]
 
 
-def test_hop_smoke() -> None:
-    (line,) = run_benchmark("benchmarks.hop", "--requests", "200", "--concurrency", "16")
+def test_hop_smoke(tmp_path: Path) -> None:
+    (line,) = run_benchmark("benchmarks.hop", "--requests", "200", "--concurrency", "16", logs=tmp_path)
     assert line["echo"]["errors"] == 0 and line["vllm_model"]["errors"] == 0
     assert 0 < line["ratio_vllm_model_to_echo"]
 
@@ -47,8 +52,8 @@ def test_verify_smoke() -> None:
     assert line["serial_answers_per_s"] > 0 and line["ray_answers_per_s"] > 0
 
 
-def test_scale_smoke() -> None:
-    (line,) = run_benchmark("benchmarks.scale", "--rows", "16", "--replicas", "2", "--env", "code_gen")
+def test_scale_smoke(tmp_path: Path) -> None:
+    (line,) = run_benchmark("benchmarks.scale", "--rows", "16", "--replicas", "2", "--env", "code_gen", logs=tmp_path)
     (case,) = line["code_gen"]
     assert case["agent_replicas"] == 2 and case["rows_written"] == 16 and case["failures"] == 0
     assert case["rollouts_per_s"] > 0 and case["cpu_ms_per_rollout"] > 0
