@@ -64,10 +64,11 @@ class SimpleResponsesAPIModel(BaseResponsesAPIModel):
 
     def upstream_slot(self) -> contextlib.AbstractAsyncContextManager[Any]:
         """One of ``max_concurrent_requests`` slots, to hold around an upstream call (no cap when unset or 0)."""
-        if self._upstream_limit is None:
+        limit = self.__pydantic_private__["_upstream_limit"]  # (pydantic's private-attribute lookup is slow)
+        if limit is None:
             cap = self.config.max_concurrent_requests
-            self._upstream_limit = asyncio.Semaphore(cap) if cap else contextlib.nullcontext()
-        return self._upstream_limit
+            limit = self._upstream_limit = asyncio.Semaphore(cap) if cap else contextlib.nullcontext()
+        return limit
 
     @abstractmethod
     async def chat_completions(

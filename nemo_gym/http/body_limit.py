@@ -34,15 +34,18 @@ def max_request_body_bytes(global_config: Any) -> int | None:
     return int(megabytes * 2**20) if megabytes > 0 else None
 
 
-def declared_too_large(scope: Scope, max_bytes: int) -> bool:
-    """Whether the request's ``Content-Length`` is over ``max_bytes`` (checked before anything is read)."""
+def declared_length(scope: Scope) -> int | None:
+    """The request's ``Content-Length``, or ``None`` when it has none (a chunked body) or an unreadable one.
+
+    The HTTP server frames the body by this length, so a body with a valid declared length never grows past it.
+    """
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
             try:
-                return int(value) > max_bytes
+                return int(value)
             except ValueError:
-                return False
-    return False
+                return None
+    return None
 
 
 def limited_receive(receive: Receive, max_bytes: int) -> Receive:

@@ -6,6 +6,7 @@ The policy, the retryable exceptions and the process-wide settings are :mod:`nem
 
 import asyncio
 import atexit
+import functools
 import logging
 import re
 from collections.abc import Mapping
@@ -109,6 +110,13 @@ def dump_json_body(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
+@functools.cache
+def _timeout(total_s: float | None, connect_s: float | None) -> aiohttp.ClientTimeout:
+    # sock_connect, not connect: aiohttp's `connect` also counts the wait for a free pooled connection, so a
+    # burst larger than the pool (16k rollouts over 1,024 connections) failed with ConnectionTimeoutError.
+    return aiohttp.ClientTimeout(total=total_s, sock_connect=connect_s)
+
+
 async def request(
     method: str,
     url: str,
@@ -137,11 +145,7 @@ async def request(
         headers.setdefault("Content-Type", "application/json")
         kwargs["headers"] = headers
     if "timeout" not in kwargs:
-        # sock_connect, not connect: aiohttp's `connect` also counts the wait for a free pooled connection, so a
-        # burst larger than the pool (16k rollouts over 1,024 connections) failed with ConnectionTimeoutError.
-        kwargs["timeout"] = aiohttp.ClientTimeout(
-            total=policy.request_timeout_s, sock_connect=policy.connect_timeout_s
-        )
+        kwargs["timeout"] = _timeout(policy.request_timeout_s, policy.connect_timeout_s)
     session = get_global_aiohttp_session()
     attempt = 0
     while True:

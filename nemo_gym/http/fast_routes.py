@@ -169,6 +169,11 @@ class _FastRoutes:
                 values[entry.request_name] = request
             result = await entry.call(**values)
             response = _response(entry, result)
+            if type(response) is bytes:  # the usual answer: JSON, sent as Starlette's Response would send it
+                headers = [(b"content-length", str(len(response)).encode()), (b"content-type", b"application/json")]
+                await send({"type": "http.response.start", "status": entry.status_code, "headers": headers})
+                await send({"type": "http.response.body", "body": response})
+                return
         except Exception as error:
             handler = self._handler_for(error)
             if handler is None:
@@ -300,7 +305,8 @@ def _parse_json(scope: Scope, body: bytes) -> Any:
         return None
 
 
-def _response(entry: _FastRoute, result: Any) -> Response:
+def _response(entry: _FastRoute, result: Any) -> Response | bytes:
+    """What FastAPI's handler answers for ``result``: a response, or the JSON body of a plain 200-like answer."""
     if isinstance(result, Response):
         return result
     route = entry.route
@@ -319,4 +325,4 @@ def _response(entry: _FastRoute, result: Any) -> Response:
         exclude_defaults=route.response_model_exclude_defaults,
         exclude_none=route.response_model_exclude_none,
     )
-    return Response(content=content, media_type="application/json", status_code=entry.status_code)
+    return content

@@ -6,6 +6,7 @@ of ``send`` per request instead of three); the single-purpose classes remain for
 
 import base64
 import logging
+import random
 import traceback
 import uuid
 from typing import Any
@@ -16,7 +17,7 @@ import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from nemo_gym.config.secrets import scrubber
-from nemo_gym.http.body_limit import declared_too_large, limited_receive, send_413
+from nemo_gym.http.body_limit import declared_length, limited_receive, send_413
 from nemo_gym.http.error_responses import MAX_DETAIL_CHARS, RepeatedErrorLog, error_status, json_bytes
 
 logger = logging.getLogger("nemo_gym.server")
@@ -24,6 +25,15 @@ _error_log = RepeatedErrorLog(logger)
 MAX_LOGGED_TRACEBACK_CHARS = 6000
 
 SESSION_ID_KEY = "session_id"
+
+
+def new_session_id() -> str:
+    """A random version-4 UUID for a new session.
+
+    From the ``random`` module's generator (seeded from the OS, re-seeded in forked children) rather than a
+    system call per request: the id only has to be unique, since the cookie carrying it is signed.
+    """
+    return str(uuid.UUID(int=random.getrandbits(128), version=4))
 
 
 class SessionMiddleware:
@@ -49,7 +59,7 @@ class SessionMiddleware:
         session, signed = self._load(scope)
         scope["session"] = session
         if SESSION_ID_KEY not in session:
-            session[SESSION_ID_KEY] = str(uuid.uuid4())
+            session[SESSION_ID_KEY] = new_session_id()
             signed = None
         initial = dict(session)
 
@@ -216,16 +226,18 @@ class ServerMiddleware:
             return
         max_bytes = self.max_bytes
         if max_bytes is not None:
-            if declared_too_large(scope, max_bytes):
+            length = declared_length(scope)
+            if length is None:
+                receive = limited_receive(receive, max_bytes)  # no declared length: count the body as it comes
+            elif length > max_bytes:
                 _log_access(scope, 413)
                 await send_413(send, max_bytes)
                 return
-            receive = limited_receive(receive, max_bytes)
         sessions = self.sessions
         session, signed = sessions._load(scope)
         scope["session"] = session
         if SESSION_ID_KEY not in session:
-            session[SESSION_ID_KEY] = str(uuid.uuid4())
+            session[SESSION_ID_KEY] = new_session_id()
             signed = None
         initial = dict(session)
         started = False
