@@ -16,7 +16,6 @@ from nemo_gym.config.schema import HeadServerConfig
 from nemo_gym.global_config import set_global_config_dict
 from nemo_gym.http.client import close_global_aiohttp_session
 from nemo_gym.rollout_collection import CollectionResult, RolloutCollectionConfig, RolloutCollectionHelper
-from nemo_gym.rollouts.one_shot import started_servers
 
 T = TypeVar("T")
 
@@ -91,6 +90,8 @@ def collect_main() -> int:
     config = validate_command_config(RolloutCollectionConfig, _command_parameters(parsed.config))
     servers: contextlib.AbstractContextManager[Any] = contextlib.nullcontext(None)
     if config.config_paths:
+        from nemo_gym.rollouts.one_shot import started_servers  # ng_run's machinery, only for this mode
+
         output = Path(config.output_jsonl_fpath)
         servers = started_servers(overrides, output.with_name(output.name + ".servers.log"))
     with servers as started:

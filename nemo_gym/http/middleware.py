@@ -5,8 +5,10 @@ of ``send`` per request instead of three); the single-purpose classes remain for
 """
 
 import base64
+import itertools
 import logging
 import random
+import time
 import traceback
 import uuid
 from typing import Any
@@ -25,6 +27,9 @@ _error_log = RepeatedErrorLog(logger)
 MAX_LOGGED_TRACEBACK_CHARS = 6000
 
 SESSION_ID_KEY = "session_id"
+MAX_KNOWN_COOKIES = 16384
+# (secret, cookie name) -> {signed cookie value: (signed at, session)}, shared by the middlewares of one server
+_known_cookies: dict[tuple[str, str], dict[bytes, tuple[float, dict[str, Any]]]] = {}
 
 
 def new_session_id() -> str:
@@ -49,6 +54,7 @@ class SessionMiddleware:
         self.cookie_name = session_cookie
         self.max_age = max_age
         self.signer = itsdangerous.TimestampSigner(secret_key)
+        self._known = _known_cookies.setdefault((secret_key, session_cookie), {})
         self._cookie_prefix = f"{session_cookie}=".encode()
         self._attributes = f"; path=/; Max-Age={max_age}; httponly; samesite=lax".encode()
 
@@ -85,12 +91,16 @@ class SessionMiddleware:
                 raw = raw.strip(b'"')
                 if key.decode(errors="replace") != self.cookie_name:
                     continue
+                known = self._known.get(raw)
+                if known is not None and time.time() - known[0] <= self.max_age:
+                    return dict(known[1]), raw
                 try:
-                    payload = self.signer.unsign(raw, max_age=self.max_age)
+                    payload, signed_at = self.signer.unsign(raw, max_age=self.max_age, return_timestamp=True)
                     session = orjson.loads(base64.urlsafe_b64decode(payload + b"=" * (-len(payload) % 4)))
                 except (itsdangerous.BadSignature, ValueError, orjson.JSONDecodeError):
                     return {}, None
                 if isinstance(session, dict):
+                    self._remember(raw, signed_at.timestamp(), session)
                     return session, raw
         return {}, None
 
@@ -98,7 +108,21 @@ class SessionMiddleware:
         if not session:
             return None
         # unpadded url-safe base64: no '=' so clients never quote the cookie value
-        return self.signer.sign(base64.urlsafe_b64encode(orjson.dumps(session)).rstrip(b"="))
+        signed = self.signer.sign(base64.urlsafe_b64encode(orjson.dumps(session)).rstrip(b"="))
+        self._remember(signed, time.time(), session)
+        return signed
+
+    def _remember(self, signed: bytes, signed_at: float, session: dict[str, Any]) -> None:
+        """Keep a cookie value this process signed or verified, so its next use skips the HMAC check.
+
+        Only exact values that passed (or were given) the signature are kept, so a forged cookie is always
+        checked; the age limit still applies; the oldest entries go first past ``MAX_KNOWN_COOKIES``.
+        """
+        known = self._known
+        if len(known) >= MAX_KNOWN_COOKIES:
+            for stale in list(itertools.islice(known, MAX_KNOWN_COOKIES // 4)):
+                del known[stale]
+        known[signed] = (signed_at, dict(session))
 
 
 class ExceptionMiddleware:
