@@ -114,20 +114,53 @@ def free_port() -> int:
     return find_open_port()
 
 
-def tree_memory(root_pid: int) -> dict[str, Any]:
+def server_names(head_port: int) -> dict[int, str]:
+    """``pid -> instance name`` of ng_run's servers, from its head server (``/server_instances``).
+
+    The head server knows each server's pid however it was started (forked from the preloader or not), where
+    a process's environment as /proc shows it is the one it was created with.
+    """
+    records = httpx.get(f"http://127.0.0.1:{head_port}/server_instances", timeout=10).json()
+    return {record["pid"]: record["name"] for record in records if record.get("pid")}
+
+
+def tree_processes(root_pid: int) -> list[psutil.Process]:
+    """A process, its descendants, and the other members of its descendants' process groups.
+
+    The Ray head that ng_run starts leaves its processes (GCS, raylet, dashboard, agents) in the process group
+    of the shell that holds it, but not as its descendants (``ray start`` exits once they run).
+    """
+    root = psutil.Process(root_pid)
+    found = {process.pid: process for process in [root, *root.children(recursive=True)]}
+    groups = {_pgid(pid) for pid in found} - {_pgid(root_pid), None}
+    if groups:
+        for process in psutil.process_iter():
+            if process.pid not in found and _pgid(process.pid) in groups:
+                found[process.pid] = process
+    return list(found.values())
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return None
+
+
+def tree_memory(root_pid: int, names: dict[int, str] | None = None) -> dict[str, Any]:
     """RSS and PSS (MiB) of a process and all its descendants, per process and summed; Ray's processes apart.
 
     PSS shares each page among the processes that map it, so the per-process figures add up to what the tree
     really costs the machine (RSS counts shared libraries once per process).
     """
-    root = psutil.Process(root_pid)
-    processes = [root, *root.children(recursive=True)]
+    processes = tree_processes(root_pid)
     ray_pids: set[int] = set()
     for process in processes:
         try:
             if "ray.scripts.scripts" in " ".join(process.cmdline()):
-                ray_pids |= {process.pid, *(child.pid for child in process.children(recursive=True))}
-        except psutil.Error:
+                ray_group = os.getpgid(process.pid)
+                ray_pids |= {other.pid for other in processes if _pgid(other.pid) == ray_group}
+        except (psutil.Error, OSError):
             pass
     rows = []
     for process in processes:
@@ -136,7 +169,7 @@ def tree_memory(root_pid: int) -> dict[str, Any]:
             cmdline = process.cmdline()
         except psutil.Error:
             continue
-        name = _process_label(process, cmdline)
+        name = (names or {}).get(process.pid) or _process_label(process, cmdline)
         rows.append(
             {
                 "pid": process.pid,
@@ -165,6 +198,8 @@ def _process_label(process: psutil.Process, cmdline: list[str]) -> str:
     if environ_name and "ray" not in process.name():
         return environ_name
     joined = " ".join(cmdline)
+    if "nemo_gym.runtime.preload" in joined:
+        return "preloader"
     if "ray.scripts.scripts" in joined:  # before the markers: its flags name the dashboard
         return "ray start"
     for marker in ("gcs_server", "raylet", "dashboard", "runtime_env", "log_monitor", "ray_client_server", "monitor"):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psutil
 
-from benchmarks.harness import ROOT, free_port, wait_healthy
+from benchmarks.harness import ROOT, free_port, server_names, tree_processes, wait_healthy
 
 MODEL_CONFIG = "responses_api_models/vllm_model/configs/vllm_model.yaml"
 
@@ -19,6 +19,7 @@ class Stack:
     def __init__(self, env_config: str, logs: Path, latency_s: float = 0.0) -> None:
         self.logs = logs
         self.head_port = free_port()
+        self._server_names: dict[int, str] | None = None
         upstream_port = free_port()
         self.upstream = subprocess.Popen(
             [
@@ -59,8 +60,7 @@ class Stack:
             time.sleep(0.1)
 
     def processes(self) -> list[psutil.Process]:
-        tree = [psutil.Process(self.upstream.pid), psutil.Process(self.ng_run.pid)]
-        return tree + psutil.Process(self.ng_run.pid).children(recursive=True)
+        return [psutil.Process(self.upstream.pid), *tree_processes(self.ng_run.pid)]
 
     def cpu_seconds(self) -> float:
         total = 0.0
@@ -74,7 +74,9 @@ class Stack:
 
     def cpu_by_process(self) -> dict[int, tuple[str, float]]:
         """Per pid: its role (``upstream``, ``ng_run``, ``ray`` or the server instance it serves) and CPU seconds."""
-        roles = {self.upstream.pid: "upstream", self.ng_run.pid: "ng_run"}
+        if self._server_names is None:
+            self._server_names = server_names(self.head_port)
+        roles = {self.upstream.pid: "upstream", self.ng_run.pid: "ng_run", **self._server_names}
         found = {}
         for process in self.processes():
             try:
@@ -154,12 +156,11 @@ class Stack:
 
 
 def _role(process: psutil.Process) -> str:
-    """The server instance a child of ng_run serves (its ``NEMO_GYM_CONFIG_PATH``), else ``ray``."""
+    """A process of ng_run's tree that is not one of its servers: the preloader, or one of Ray's."""
     try:
-        name = process.environ().get("NEMO_GYM_CONFIG_PATH")
+        return "preloader" if "nemo_gym.runtime.preload" in " ".join(process.cmdline()) else "ray"
     except psutil.Error:
-        name = None
-    return name if name and "ray" not in process.name() else "ray"
+        return "ray"
 
 
 def cpu_seconds_by_role(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict:

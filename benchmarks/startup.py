@@ -18,7 +18,18 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.harness import ROOT, add_logs_argument, free_port, logs_folder, machine, tree_memory
+import psutil
+
+from benchmarks.harness import (
+    ROOT,
+    add_logs_argument,
+    free_port,
+    logs_folder,
+    machine,
+    server_names,
+    tree_memory,
+    tree_processes,
+)
 from nemo_gym.runtime.ray_setup import LocalRayCluster
 from nemo_gym.testing.scripted_upstream import ScriptedUpstream
 
@@ -33,12 +44,13 @@ def time_one(
     upstream_url: str, log_path: Path, extra: list[str], env: dict[str, str], memory: dict | None = None
 ) -> float:
     """Seconds until ng_run reports every server ready; with ``memory``, also its tree's idle memory (filled in)."""
+    head_port = free_port()
     command = [
         sys.executable,
         "-c",
         "from nemo_gym.cli.run import main; main()",
         f"+config_paths=[{CONFIGS}]",
-        f"+head_server.port={free_port()}",
+        f"+head_server.port={head_port}",
         f"+policy_base_url={upstream_url}",
         "+policy_api_key=EMPTY",
         "+policy_model_name=scripted",
@@ -63,11 +75,31 @@ def time_one(
                         raise TimeoutError(log_path.read_text())
                     time.sleep(0.1)
                 time.sleep(IDLE_SETTLE_S)  # let start-up garbage go and Ray's processes settle
-                memory.update(tree_memory(process.pid))
+                memory.update(tree_memory(process.pid, server_names(head_port)))
             return elapsed
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)
+
+
+def wait_until_idle(root_pid: int, timeout_s: float = 60.0) -> None:
+    """Until a process tree (with its process groups) uses under 5% of a core over half a second."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        before = _cpu(tree_processes(root_pid))
+        time.sleep(0.5)
+        if _cpu(tree_processes(root_pid)) - before < 0.025:
+            return
+
+
+def _cpu(processes: list) -> float:
+    total = 0.0
+    for process in processes:
+        try:
+            total += sum(process.cpu_times()[:2])
+        except psutil.Error:
+            pass
+    return total
 
 
 def main() -> None:
@@ -87,6 +119,7 @@ def main() -> None:
         cluster = LocalRayCluster()
         cluster.start()
         cluster.wait_ready()
+        wait_until_idle(cluster.process.pid)  # its dashboard and agents start after the GCS answers
         address = cluster.address
         try:
             joined_env = cluster.child_env(env)  # the servers that join it present its token

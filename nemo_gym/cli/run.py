@@ -7,7 +7,6 @@ import sys
 import types
 
 from nemo_gym.cli.common import BaseNeMoGymCLIConfig, command
-from nemo_gym.runtime.run_helper import RunHelper
 
 
 class RunServersConfig(BaseNeMoGymCLIConfig):
@@ -18,6 +17,11 @@ class RunServersConfig(BaseNeMoGymCLIConfig):
 
 @command
 def main() -> int:
+    from nemo_gym.runtime.preload import start_early
+
+    start_early()  # the servers' libraries import in the preloader while ng_run imports its own
+    from nemo_gym.runtime.run_helper import RunHelper
+
     return RunHelper(command_config=RunServersConfig).run_forever()
 
 

@@ -35,6 +35,7 @@ RESERVED_TOP_LEVEL_KEYS = frozenset(
         "max_request_body_mb",
         "model_upstream_check",
         "model_upstream_wait_s",
+        "preload_servers",
     }
 )
 

@@ -8,12 +8,14 @@ import contextlib
 import logging
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 from nemo_gym.bootstrap.ray_connection import PrivateRayFolder
 from nemo_gym.config.paths import repo_root
@@ -51,8 +53,15 @@ def explain_ray_failure(code: int | None, stderr: str) -> str:
     )
 
 
+# Holds a head started by `ray start` (without --block): `ray start` returns once the head is up, leaving its
+# processes in this shell's process group; the shell then waits, and on SIGTERM (ng_run stopping, or ng_run's
+# death through the parent-death signal) kills the whole group. A Python process blocking in `ray start --block`
+# would do the same for about 100 MiB.
+_HOLD_HEAD = 'trap "kill -KILL 0" TERM INT HUP; "$@" || exit $?; while :; do sleep 3600 & wait $!; done'
+
+
 class LocalRayCluster:
-    """A head node started by ng_run with ``ray start --head --block``; stopping it stops the whole cluster.
+    """A head node started by ng_run with ``ray start --head``; stopping it stops the whole cluster.
 
     It is private to the run (``PrivateRayFolder``): its own token, handed to every child through ``child_env``,
     and its own temp dir; after it stops, nothing of it is left in ``/tmp/ray`` or the user's home.
@@ -74,7 +83,7 @@ class LocalRayCluster:
         # Only what a run needs: no dashboard, no autoscaler monitor, no log monitor (servers do not stream
         # worker logs), no idle workers started ahead of need (see ``start``): about 200 MiB less at idle.
         return [
-            sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block",
+            sys.executable, "-m", "ray.scripts.scripts", "start", "--head",
             f"--port={self.port}", f"--node-ip-address={self.host}",
             f"--ray-client-server-port={self.client_port}",
             f"--temp-dir={self.private.temp_dir}", "--include-dashboard=false", "--disable-usage-stats",
@@ -86,8 +95,12 @@ class LocalRayCluster:
         env.update(RAY_enable_worker_prestart="0", RAY_prestart_worker_first_driver="0")
         # workers inherit the raylet's environment: tasks defined in server folders import from the repository
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(repo_root()), env.get("PYTHONPATH")]))
+        shell = shutil.which("sh")
+        command = (
+            [shell, "-c", _HOLD_HEAD, "sh", *self.start_command()] if shell else [*self.start_command(), "--block"]
+        )
         self.process = subprocess.Popen(
-            self.start_command(),
+            command,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -132,3 +145,19 @@ class LocalRayCluster:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=timeout_s)
         self.private.remove()
+
+
+_MODULE_LEVEL_RAY_IMPORT = re.compile(rb"^(?:import ray\b|from ray[ .])", re.MULTILINE)
+_NOT_SERVER_CODE = {"tests", "data", "node_modules", "__pycache__"}
+
+
+def imports_ray_at_start(folders: list[Path]) -> bool:
+    """Whether code in these server folders imports ``ray`` at module level (so the server joins the cluster
+    before it serves). Imports inside functions do not count: those servers join when they first use Ray."""
+    for folder in folders:
+        for directory, subdirectories, files in os.walk(folder):
+            subdirectories[:] = [d for d in subdirectories if d not in _NOT_SERVER_CODE and not d.startswith(".")]
+            for name in files:
+                if name.endswith(".py") and _MODULE_LEVEL_RAY_IMPORT.search(Path(directory, name).read_bytes()):
+                    return True
+    return False

@@ -25,10 +25,11 @@ from nemo_gym.config.schema import ServerInstance
 from nemo_gym.config.secrets import collect_secret_values, scrubber
 from nemo_gym.config.shape import connectable_host
 from nemo_gym.errors import SupervisorError
-from nemo_gym.runtime.child_process import Child, pump_output
+from nemo_gym.runtime.child_process import Child, pump_output, start_server_process
 from nemo_gym.runtime.head_server import HeadServer, HeadServerState, ServerInstanceRecord
-from nemo_gym.runtime.process_utils import child_preexec, signal_group
-from nemo_gym.runtime.ray_setup import LocalRayCluster, split_address
+from nemo_gym.runtime.preload import Preloader, adopt_early
+from nemo_gym.runtime.process_utils import signal_group
+from nemo_gym.runtime.ray_setup import LocalRayCluster, imports_ray_at_start, split_address
 from nemo_gym.runtime.replicas import replicated_instances, start_replicas
 
 logger = logging.getLogger("nemo_gym.run")
@@ -36,6 +37,8 @@ logger = logging.getLogger("nemo_gym.run")
 POLL_INTERVAL_S = 0.1
 PENDING_REPORT_INTERVAL_S = 5.0
 DEFAULT_STARTUP_TIMEOUT_S = 600.0
+# ng_run starts its own Ray cluster once the servers are ready, or after this long at the latest
+RAY_DEFER_MAX_S = 5.0
 SHUTDOWN_GRACE_S = 6.0
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -49,6 +52,7 @@ class Supervisor:
         self.out = out or sys.stdout
         self.children: list[Child] = []
         self.ray_cluster: LocalRayCluster | None = None
+        self.preloader: Preloader | None = None
         self._ray_ready = False  # the cluster ng_run started has answered
         self.head: HeadServer | None = None
         self.replicas: Any = None  # a ReplicaManager when some instance has num_replicas
@@ -105,6 +109,7 @@ class Supervisor:
         check_server_folders(self.parsed.instances)
         self._check_ports()
         self._warn_if_exposed()
+        self._start_preloader()  # first: it imports the servers' libraries while the rest gets ready
         self._start_or_join_ray()
         state = HeadServerState(config=self.config)
         head = self.config["head_server"]
@@ -122,6 +127,7 @@ class Supervisor:
             self._check_ray()
         self.replicas = start_replicas(self, state.records, replicated)
         self._wait_until_ready()
+        self._start_local_ray()  # when there was no server to wait for
         if self.replicas is not None:
             self.replicas.wait_ready(self._stop)
         self._check_model_upstreams()
@@ -166,6 +172,9 @@ class Supervisor:
             signal_group(child.process.pid, signal.SIGKILL)
             if child.reader is not None:
                 child.reader.join(timeout=2)
+        if self.preloader is not None:
+            self.preloader.close()
+            self.preloader = None
         if self.replicas is not None:
             self.replicas.stop()
             self.replicas = None
@@ -204,10 +213,17 @@ class Supervisor:
             host, port = split_address(address)
             _wait_tcp(host, port, 30.0, f"ray_head_node_address: no Ray cluster answers at {address}")
             return
-        self.say("Starting Ray cluster...")
         self.ray_cluster = LocalRayCluster()
-        self.ray_cluster.start()
         self.config["ray_head_node_address"] = self.ray_cluster.address
+        folders = [repo_root() / instance.dir_path for instance in self.parsed.instances]
+        if replicated_instances(self.parsed.instances) or imports_ray_at_start(folders):
+            self._start_local_ray()
+        # else the servers start first, with both cores: the cluster comes up behind them (_wait_until_ready)
+
+    def _start_local_ray(self) -> None:
+        if self.ray_cluster is not None and self.ray_cluster.process is None:
+            self.say("Starting Ray cluster...")
+            self.ray_cluster.start()
 
     def _spawn(self, instance: ServerInstance, config_yaml: str) -> Child:
         server_dir = repo_root() / instance.dir_path
@@ -221,21 +237,25 @@ class Supervisor:
         if self.ray_cluster is not None:
             env = self.ray_cluster.child_env(env)  # the run's own Ray token; a joined cluster keeps the user's
         python = self._python_for(instance, server_dir)
-        process = subprocess.Popen(
-            [python, instance.config.entrypoint],
-            cwd=server_dir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            preexec_fn=child_preexec,
-        )
+        process = start_server_process(self.preloader, python, instance, server_dir, env, self.say)
         child = Child(instance=instance, process=process, start_time=time.time())
         child.reader = threading.Thread(
             target=pump_output, args=(child, process.stdout, self.out, self._print_lock), daemon=True
         )
         child.reader.start()
         return child
+
+    def _start_preloader(self) -> None:
+        """The process servers are forked from (``preload_servers``, on by default; see ``runtime/preload.py``)."""
+        early = adopt_early()
+        if self.config.get("preload_servers", True) is False or not self.parsed.instances:
+            if early is not None:
+                early.close()
+            return
+        try:
+            self.preloader = early or Preloader()
+        except OSError as error:
+            self.say(f"Starting servers without the preloader ({error})")
 
     def _python_for(self, instance: ServerInstance, server_dir: Path) -> str:
         from nemo_gym.runtime.isolated_envs import python_for_server
@@ -259,9 +279,11 @@ class Supervisor:
                     except httpx.HTTPError:
                         pass
                 pending = [child.instance.name for child in self.children if not child.ready]
+                now = time.monotonic()
+                if not pending or now - started > RAY_DEFER_MAX_S:
+                    self._start_local_ray()  # (a server that needs Ray but was not seen to is not held up long)
                 if not pending:
                     return
-                now = time.monotonic()
                 if now - started > timeout:
                     raise SupervisorError(f"servers not ready after {timeout:.0f}s (startup_timeout_s): {pending}")
                 if now >= next_report:
@@ -280,6 +302,8 @@ class Supervisor:
     def _reap_orphans(self) -> None:
         """As PID 1 (a container's CMD) orphaned grandchildren are ours to reap, but not our own children."""
         own = {child.process.pid for child in self.children}
+        if self.preloader is not None:
+            own.add(self.preloader.pid)
         if self.ray_cluster is not None and self.ray_cluster.process is not None:
             own.add(self.ray_cluster.process.pid)
         for process in psutil.Process().children():
