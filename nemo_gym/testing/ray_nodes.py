@@ -78,22 +78,16 @@ class LocalRayNodes:
         return [psutil.Process(process.pid) for process in processes if process is not None]
 
     def node_of(self, pid: int) -> int | None:
-        """The index of the node whose process tree holds ``pid`` (None: on no node of this cluster)."""
+        """The index of the node whose processes include ``pid`` (None: on no node of this cluster)."""
         for index, node in enumerate(self.node_processes()):
-            try:
-                if pid in {child.pid for child in node.children(recursive=True)}:
-                    return index
-            except psutil.Error:
-                pass
+            if pid in _node_pids(node):
+                return index
         return None
 
     def all_pids(self) -> set[int]:
         pids: set[int] = set()
         for node in self.node_processes():
-            try:
-                pids |= {node.pid, *(child.pid for child in node.children(recursive=True))}
-            except psutil.Error:
-                pass
+            pids |= _node_pids(node)
         return pids
 
     def stop(self) -> None:
@@ -103,3 +97,20 @@ class LocalRayNodes:
             worker.wait()
         self.workers = []
         self.head.stop()
+
+
+def _node_pids(node: psutil.Process) -> set[int]:
+    """A node's processes: its ``ray start`` process's tree, and its process group (the head's GCS, raylet and
+    workers stay in the group of the shell that holds it, without being its descendants)."""
+    pids = {node.pid}
+    try:
+        pids |= {child.pid for child in node.children(recursive=True)}
+    except psutil.Error:
+        pass
+    for process in psutil.process_iter():
+        try:
+            if os.getpgid(process.pid) == node.pid:
+                pids |= {process.pid, *(child.pid for child in process.children(recursive=True))}
+        except (OSError, psutil.Error):
+            pass
+    return pids

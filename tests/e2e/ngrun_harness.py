@@ -51,6 +51,7 @@ class NgRun:
             stderr=subprocess.STDOUT,
         )
         self.descendants: list[psutil.Process] = []
+        self.groups: set[int] = set()
 
     @staticmethod
     def fixture_root() -> Path:
@@ -77,6 +78,16 @@ class NgRun:
 
     def remember_descendants(self) -> None:
         self.descendants = psutil.Process(self.process.pid).children(recursive=True)
+        # the process groups they lead: the Ray head's processes stay in its group without being descendants
+        self.groups = {process.pid for process in self.descendants if _pgid(process.pid) == process.pid}
+
+    def run_processes(self) -> list[psutil.Process]:
+        """The remembered descendants, and every process now in one of their process groups."""
+        found = {process.pid: process for process in self.descendants}
+        for process in psutil.process_iter():
+            if process.pid not in found and _pgid(process.pid) in self.groups:
+                found[process.pid] = process
+        return list(found.values())
 
     def wait_exit(self, timeout_s: float) -> int:
         try:
@@ -88,7 +99,7 @@ class NgRun:
         deadline = time.monotonic() + grace_s
         while True:
             alive = []
-            for process in self.descendants:
+            for process in self.run_processes():
                 try:
                     if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
                         alive.append(f"{process.pid} {' '.join(process.cmdline())[:120]}")
@@ -100,9 +111,18 @@ class NgRun:
 
     def kill_everything(self) -> None:
         for process in (
-            [*self.descendants, psutil.Process(self.process.pid)] if self.process.poll() is None else self.descendants
+            [*self.run_processes(), psutil.Process(self.process.pid)]
+            if self.process.poll() is None
+            else self.run_processes()
         ):
             try:
                 process.send_signal(signal.SIGKILL)
             except psutil.NoSuchProcess:
                 pass
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return None
