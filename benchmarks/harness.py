@@ -121,7 +121,7 @@ def server_names(head_port: int) -> dict[int, str]:
     a process's environment as /proc shows it is the one it was created with.
     """
     records = httpx.get(f"http://127.0.0.1:{head_port}/server_instances", timeout=10).json()
-    return {record["pid"]: record["name"] for record in records if record.get("pid")}
+    return {record["pid"]: record["process_name"] for record in records if record.get("pid")}
 
 
 def tree_processes(root_pid: int) -> list[psutil.Process]:

@@ -1,6 +1,7 @@
 """The FastAPI server base shared by resources servers, agents and model servers."""
 
 import contextlib
+import gc
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -151,6 +152,7 @@ class SimpleServer(BaseServer):
             mark_fastapi_workers(f"{sys.modules[cls.__module__].__file__}::{cls.__name__}")
             uvicorn.run("nemo_gym.http.worker_app:app", workers=config.num_workers, **kwargs)
         else:
+            gc.freeze()  # what start-up built lives as long as the server: the collector need not scan it again
             uvicorn.run(app, **kwargs)
         return app
 

@@ -18,6 +18,7 @@ start; ``preload_servers: false`` in the config turns the preloader off.
 """
 
 import ctypes
+import gc
 import io
 import json
 import os
@@ -235,6 +236,9 @@ def _serve(control: socket.socket) -> None:
             __import__(name)
         except ImportError:
             pass  # a library this environment lacks: the servers import what they need themselves
+    # The imported objects live for good: keep the collector off them, so that it neither spends time on them
+    # nor writes to their pages (which would unshare them from the forked servers).
+    gc.freeze()
     children: set[int] = set()
     buffer = b""
     while True:
