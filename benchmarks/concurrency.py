@@ -15,20 +15,22 @@ import time
 from pathlib import Path
 
 from benchmarks.harness import ROOT, add_logs_argument, logs_folder, machine
-from benchmarks.stack import Stack, repeat_rows
+from benchmarks.stack import Stack, children_cpu_s, cpu_seconds_by_role, repeat_rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=16384)
     parser.add_argument("--latency", type=float, default=1.0)
+    parser.add_argument("--override", action="append", default=[], help="an extra ng_run override, e.g. +key=value")
     add_logs_argument(parser)
     args = parser.parse_args()
     logs = logs_folder(args, "concurrency_")
     name = "example_single_tool_call"
     input_path = logs / "input.jsonl"
     repeat_rows(ROOT / "resources_servers" / name / "data" / "example.jsonl", input_path, args.rows)
-    stack = Stack(f"resources_servers/{name}/configs/{name}.yaml", logs, latency_s=args.latency)
+    config = f"resources_servers/{name}/configs/{name}.yaml"
+    stack = Stack(config, logs, latency_s=args.latency, overrides=tuple(args.override))
     peaks: dict[str, float] = {}
     done = threading.Event()
 
@@ -41,7 +43,10 @@ def main() -> None:
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:
+        cpu_before, collector_before = stack.cpu_by_process(), children_cpu_s()
         outcome = stack.collect(f"{name}_simple_agent", input_path, logs / "output.jsonl", None)
+        by_role = cpu_seconds_by_role(cpu_before, stack.cpu_by_process())
+        by_role["collector"] = children_cpu_s() - collector_before
     finally:
         done.set()
         sampler.join()
@@ -52,11 +57,14 @@ def main() -> None:
                 "benchmark": "concurrency",
                 "rows": args.rows,
                 "upstream_latency_s": args.latency,
+                "overrides": args.override,
                 "wall_s": round(outcome["wall_s"], 1),
                 "rows_written": outcome["rows"],
                 "failures": outcome["failures"],
                 "retries_logged": _retries(logs),
                 "exit_code": outcome["exit_code"],
+                "cpu_ms_per_rollout": round(1000 * sum(by_role.values()) / max(outcome["rows"], 1), 2),
+                "cpu_s_by_process": {role: round(seconds, 1) for role, seconds in sorted(by_role.items())},
                 "collector_peak_rss_mb": outcome["collector_peak_rss_mb"],
                 "server_peak_rss_mb": peaks,
                 "machine": machine(),

@@ -208,3 +208,23 @@ def _process_label(process: psutil.Process, cmdline: list[str]) -> str:
     if "default_worker" in joined:
         return "ray worker"
     return process.name() if process.pid != os.getpid() else "benchmark"
+
+
+def wait_until_idle(root_pid: int, timeout_s: float = 60.0) -> None:
+    """Until a process tree (with its process groups) uses under 5% of a core over half a second."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        before = _tree_cpu(tree_processes(root_pid))
+        time.sleep(0.5)
+        if _tree_cpu(tree_processes(root_pid)) - before < 0.025:
+            return
+
+
+def _tree_cpu(processes: list) -> float:
+    total = 0.0
+    for process in processes:
+        try:
+            total += sum(process.cpu_times()[:2])
+        except psutil.Error:
+            pass
+    return total

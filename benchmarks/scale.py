@@ -18,7 +18,6 @@ including the replicas and Ray tasks, the collector) and that CPU split by group
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 import psutil
 
 from benchmarks.harness import ROOT, add_logs_argument, free_port, logs_folder, machine, wait_healthy
-from benchmarks.stack import MODEL_CONFIG, Stack, repeat_rows
+from benchmarks.stack import MODEL_CONFIG, Stack, children_cpu_s, repeat_rows
 from nemo_gym.testing.ray_nodes import LocalRayNodes
 
 ENVIRONMENTS = {
@@ -137,14 +136,14 @@ def run_case(env: str, replicas: int, rows: int, nodes: LocalRayNodes, upstream:
     try:
         agent = ENVIRONMENTS[env][0]
         stack.collect(agent, warmup_path, logs / "warmup.jsonl", CONCURRENCY)  # connections, caches, Ray workers
-        before, upstream_before, collector_before = stack.cpu_snapshot(), _cpu(upstream), _children_cpu()
+        before, upstream_before, collector_before = stack.cpu_snapshot(), _cpu(upstream), children_cpu_s()
         outcome = stack.collect(agent, input_path, logs / f"{env}_{replicas}.jsonl", CONCURRENCY)
         # per process: one that ended during the run is counted in its parent's reaped-children time, if reaped
         cpu = {"ng_run_and_local_servers": 0.0, "replicas": 0.0, "ray": 0.0}
         for key, (group, seconds) in stack.cpu_snapshot().items():
             cpu[group] += seconds - before.get(key, (group, 0.0))[1]
         cpu["upstream"] = _cpu(upstream) - upstream_before
-        cpu["collector"] = _children_cpu() - collector_before
+        cpu["collector"] = children_cpu_s() - collector_before
         done = max(outcome["rows"], 1)
         return {
             "agent_replicas": replicas,
@@ -163,11 +162,6 @@ def run_case(env: str, replicas: int, rows: int, nodes: LocalRayNodes, upstream:
 def _cpu(process: psutil.Process) -> float:
     times = process.cpu_times()
     return times.user + times.system
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -10,13 +11,14 @@ from pathlib import Path
 
 import psutil
 
-from benchmarks.harness import ROOT, free_port, server_names, tree_processes, wait_healthy
+from benchmarks.harness import ROOT, free_port, server_names, tree_processes, wait_healthy, wait_until_idle
 
 MODEL_CONFIG = "responses_api_models/vllm_model/configs/vllm_model.yaml"
+READY_MARKS = ("servers ready", "Started Ray cluster")
 
 
 class Stack:
-    def __init__(self, env_config: str, logs: Path, latency_s: float = 0.0) -> None:
+    def __init__(self, env_config: str, logs: Path, latency_s: float = 0.0, overrides: tuple[str, ...] = ()) -> None:
         self.logs = logs
         self.head_port = free_port()
         self._server_names: dict[int, str] | None = None
@@ -47,6 +49,7 @@ class Stack:
                 f"+policy_base_url=http://127.0.0.1:{upstream_port}/v1",
                 "+policy_api_key=EMPTY",
                 "+policy_model_name=scripted",
+                *overrides,
             ],
             cwd=ROOT,
             env=env,
@@ -54,10 +57,13 @@ class Stack:
             stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 300
-        while "servers ready" not in self.ng_run_log.read_text(errors="replace"):
+        # measurements start once the servers are ready and the run's Ray cluster (which comes up behind them)
+        # has started and gone quiet: its start-up is not part of any rollout's cost
+        while not all(mark in self.ng_run_log.read_text(errors="replace") for mark in READY_MARKS):
             if self.ng_run.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(self.ng_run_log.read_text(errors="replace"))
             time.sleep(0.1)
+        wait_until_idle(self.ng_run.pid)
 
     def processes(self) -> list[psutil.Process]:
         return [psutil.Process(self.upstream.pid), *tree_processes(self.ng_run.pid)]
@@ -88,10 +94,13 @@ class Stack:
         return found
 
     def peak_rss_mb(self) -> dict[str, float]:
+        if self._server_names is None:
+            self._server_names = server_names(self.head_port)
+        named = {self.upstream.pid: "upstream", self.ng_run.pid: "ng_run", **self._server_names}
         peaks = {}
         for process in self.processes():
             try:
-                name = " ".join(process.cmdline()[-2:])[-60:]
+                name = named.get(process.pid) or " ".join(process.cmdline()[-2:])[-60:]
                 peaks[f"{process.pid} {name}"] = round(process.memory_info().rss / 2**20, 1)
             except psutil.NoSuchProcess:
                 pass
@@ -170,6 +179,12 @@ def cpu_seconds_by_role(before: dict[int, tuple[str, float]], after: dict[int, t
         previous = before.get(pid)
         spent[role] = spent.get(role, 0.0) + seconds - (previous[1] if previous else 0.0)
     return spent
+
+
+def children_cpu_s() -> float:
+    """CPU seconds of this process's waited-for children (each collector run, once it has exited)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def repeat_rows(source: Path, target: Path, count: int) -> None:

@@ -18,8 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-import psutil
-
 from benchmarks.harness import (
     ROOT,
     add_logs_argument,
@@ -28,7 +26,7 @@ from benchmarks.harness import (
     machine,
     server_names,
     tree_memory,
-    tree_processes,
+    wait_until_idle,
 )
 from nemo_gym.runtime.ray_setup import LocalRayCluster
 from nemo_gym.testing.scripted_upstream import ScriptedUpstream
@@ -80,26 +78,6 @@ def time_one(
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)
-
-
-def wait_until_idle(root_pid: int, timeout_s: float = 60.0) -> None:
-    """Until a process tree (with its process groups) uses under 5% of a core over half a second."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        before = _cpu(tree_processes(root_pid))
-        time.sleep(0.5)
-        if _cpu(tree_processes(root_pid)) - before < 0.025:
-            return
-
-
-def _cpu(processes: list) -> float:
-    total = 0.0
-    for process in processes:
-        try:
-            total += sum(process.cpu_times()[:2])
-        except psutil.Error:
-            pass
-    return total
 
 
 def main() -> None:

@@ -12,11 +12,10 @@ ng_run and its servers, the collector) and per process (each server instance by 
 
 import argparse
 import json
-import resource
 from pathlib import Path
 
 from benchmarks.harness import ROOT, add_logs_argument, logs_folder, machine
-from benchmarks.stack import Stack, cpu_seconds_by_role, repeat_rows
+from benchmarks.stack import Stack, children_cpu_s, cpu_seconds_by_role, repeat_rows
 
 ENVIRONMENTS = {
     "example_single_tool_call": "example_single_tool_call_simple_agent",
@@ -34,10 +33,10 @@ def run_environment(name: str, rows: int, logs: Path) -> dict:
         stack.collect(ENVIRONMENTS[name], input_path, logs / "warmup.jsonl", 64)  # warm connections and caches
         for label, parallel in (("concurrency_64", 64), ("unbounded", None)):
             cpu_before = stack.cpu_by_process()
-            collector_before = _children_cpu()
+            collector_before = children_cpu_s()
             outcome = stack.collect(ENVIRONMENTS[name], input_path, logs / f"{label}.jsonl", parallel)
             by_role = cpu_seconds_by_role(cpu_before, stack.cpu_by_process())
-            by_role["collector"] = _children_cpu() - collector_before
+            by_role["collector"] = children_cpu_s() - collector_before
             cpu = sum(by_role.values())
             rows = max(outcome["rows"], 1)
             per_rollout = {role: round(1000 * seconds / rows, 2) for role, seconds in by_role.items()}
@@ -59,11 +58,6 @@ def run_environment(name: str, rows: int, logs: Path) -> dict:
     finally:
         stack.stop()
     return {"benchmark": "throughput", "environment": name, "rows": rows, **results}
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:

@@ -96,6 +96,8 @@ class BackendPool:
         self._down_until = [0.0] * len(clients)
 
     def candidates(self, session_id: str) -> list[int]:
+        if len(self.clients) == 1:
+            return [0]  # (tried even when marked down: there is nothing else to try)
         start = int.from_bytes(hashlib.sha256(session_id.encode()).digest()[:8], "big") % len(self.clients)
         order = [(start + offset) % len(self.clients) for offset in range(len(self.clients))]
         now = time.monotonic()
