@@ -16,9 +16,9 @@ becomes items that replay into the same assistant message byte for byte (whitesp
 
 from __future__ import annotations
 
+import random
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,6 +83,11 @@ class _MessageBuilder:
             self.messages.append(message)
         # Token ids belong to exactly one turn; clearing them here keeps them off later assistant turns.
         self.content, self.tool_calls, self.token_fields = [], [], None
+
+
+def random_hex_id() -> str:
+    """32 random hex digits for an output item's or response's id, from the seeded PRNG (ids need only be unique)."""
+    return f"{random.getrandbits(128):032x}"
 
 
 def _input_part_to_chat(part: dict) -> dict:
@@ -281,12 +286,12 @@ def chat_message_to_output_items(message: dict, *, keep_token_ids: bool = False)
     if blocks:
         summary = [{"text": block, "type": "summary_text"} for block in blocks]
         items.append(
-            {"id": f"rs_{uuid.uuid4().hex}", "summary": summary, "type": "reasoning", "encrypted_content": None}
+            {"id": f"rs_{random_hex_id()}", "summary": summary, "type": "reasoning", "encrypted_content": None}
         )
     if text or (not blocks and not tool_calls):
         items.append(
             {
-                "id": f"msg_{uuid.uuid4().hex}",
+                "id": f"msg_{random_hex_id()}",
                 "content": [{"annotations": [], "text": text, "type": "output_text", "logprobs": None}],
                 "role": message.get("role") or "assistant",
                 "status": "completed",
@@ -330,7 +335,7 @@ def build_response(
     """The Response envelope: request fields echoed, ``model`` forced, status from the finish reason."""
     reason = _INCOMPLETE_REASONS.get(finish_reason or "")
     response = {
-        "id": f"resp_{uuid.uuid4().hex}",
+        "id": f"resp_{random_hex_id()}",
         "created_at": int(time.time()),
         "error": None,
         "incomplete_details": {"reason": reason} if reason else None,
@@ -354,7 +359,7 @@ def empty_completion(model: str) -> dict[str, Any]:
     ``finish_reason: length``, so the Responses side marks it incomplete instead of failing the rollout."""
     message = {"role": "assistant", "content": None, "tool_calls": None}
     return {
-        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "id": f"chatcmpl-{random_hex_id()}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,

@@ -167,6 +167,9 @@ def is_request_refusal(status: int, error_text: str) -> bool:
     return 400 <= status < 500 or (status == 500 and bool(_VALIDATION_ERROR.search(error_text)))
 
 
+VLLM_DIALECT = Dialect()  # (immutable: one instance serves every upstream that needs no change)
+
+
 class DialectBook:
     """The dialect learnt for each upstream base URL (per process; a vLLM upstream never gets an entry)."""
 
@@ -175,7 +178,7 @@ class DialectBook:
         self._dialects: dict[str, Dialect] = {}
 
     def get(self, base_url: str) -> Dialect:
-        return self._dialects.get(base_url, Dialect())
+        return self._dialects.get(base_url, VLLM_DIALECT)
 
     def remember(self, base_url: str, dialect: Dialect, status: int) -> None:
         """Keep ``dialect`` for ``base_url`` and log, once per change, what is now sent differently."""
