@@ -12,9 +12,9 @@ from nemo_gym import PARENT_DIR
 
 
 @pytest.mark.slow
-def test_a_small_fuzz_pass_finds_no_500_and_no_unwarranted_502() -> None:
+def test_a_small_fuzz_pass_finds_no_500_and_no_unwarranted_502(tmp_path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.fuzz", "--examples", "2", "--local-examples", "1"],
+        [sys.executable, "-m", "benchmarks.fuzz", "--examples", "2", "--local-examples", "1", "--logs", str(tmp_path)],
         cwd=PARENT_DIR,
         capture_output=True,
         text=True,
