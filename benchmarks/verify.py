@@ -12,6 +12,8 @@ import argparse
 import asyncio
 import json
 import random
+import shutil
+import tempfile
 import time
 
 import ray
@@ -69,7 +71,9 @@ def main() -> None:
     serial_s = time.perf_counter() - started
     assert sum(serial_rewards) == sum(1 for index in range(len(answers)) if index % 3)
 
-    ray.init(address="local", include_dashboard=False, logging_level="ERROR")
+    # a cluster of its own, with its files in a folder of its own (removed afterwards), not in /tmp/ray
+    ray_folder = tempfile.mkdtemp(prefix="nemo_gym_verify_")
+    ray.init(address="local", include_dashboard=False, logging_level="ERROR", _temp_dir=ray_folder)
     try:
         config = LibraryJudgeMathResourcesServerConfig(
             host="127.0.0.1", port=0, entrypoint="app.py", name="math", domain="math"
@@ -77,6 +81,7 @@ def main() -> None:
         ray_s = asyncio.run(ray_run(config, answers))
     finally:
         ray.shutdown()
+        shutil.rmtree(ray_folder, ignore_errors=True)
     print(
         json.dumps(
             {
