@@ -68,21 +68,15 @@ class Stack:
     def processes(self) -> list[psutil.Process]:
         return [psutil.Process(self.upstream.pid), *tree_processes(self.ng_run.pid)]
 
-    def cpu_seconds(self) -> float:
-        total = 0.0
-        for process in self.processes():
-            try:
-                times = process.cpu_times()
-                total += times.user + times.system
-            except psutil.NoSuchProcess:
-                pass
-        return total
+    def _known_roles(self) -> dict[int, str]:
+        """``pid -> role`` of the upstream, ng_run and each server (asked of the head server once)."""
+        if self._server_names is None:
+            self._server_names = server_names(self.head_port)
+        return {self.upstream.pid: "upstream", self.ng_run.pid: "ng_run", **self._server_names}
 
     def cpu_by_process(self) -> dict[int, tuple[str, float]]:
         """Per pid: its role (``upstream``, ``ng_run``, ``ray`` or the server instance it serves) and CPU seconds."""
-        if self._server_names is None:
-            self._server_names = server_names(self.head_port)
-        roles = {self.upstream.pid: "upstream", self.ng_run.pid: "ng_run", **self._server_names}
+        roles = self._known_roles()
         found = {}
         for process in self.processes():
             try:
@@ -94,9 +88,7 @@ class Stack:
         return found
 
     def peak_rss_mb(self) -> dict[str, float]:
-        if self._server_names is None:
-            self._server_names = server_names(self.head_port)
-        named = {self.upstream.pid: "upstream", self.ng_run.pid: "ng_run", **self._server_names}
+        named = self._known_roles()
         peaks = {}
         for process in self.processes():
             try:

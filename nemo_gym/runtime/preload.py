@@ -121,7 +121,7 @@ def adopt_early() -> "Preloader | None":
 class Preloader:
     """ng_run's handle on the preloader process: :meth:`spawn` forks a server from it."""
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
+    def __init__(self) -> None:
         from nemo_gym.runtime.process_utils import child_preexec
 
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -130,7 +130,6 @@ class Preloader:
             [sys.executable, "-m", "nemo_gym.runtime.preload", str(theirs.fileno()), TITLE_ROOM],
             pass_fds=[theirs.fileno()],
             stdin=subprocess.DEVNULL,
-            env=env if env is not None else dict(os.environ),
             preexec_fn=child_preexec,
         )
         theirs.close()
@@ -138,7 +137,6 @@ class Preloader:
         self._children: dict[int, ForkedProcess] = {}
         self._replies: dict[int, dict[str, Any]] = {}
         self._replied = threading.Condition()
-        self._ready = False
         self._closed = False
         self._next_id = 0
         self._reader = threading.Thread(target=self._read_reports, name="preloader-reports", daemon=True)
@@ -240,21 +238,19 @@ def _serve(control: socket.socket) -> None:
     # nor writes to their pages (which would unshare them from the forked servers).
     gc.freeze()
     children: set[int] = set()
-    buffer = b""
     while True:
         readable, _, _ = select.select([control], [], [], 0.1)
         _reap(control, children)
         if not readable:
             continue
         header, fds, _, _ = socket.recv_fds(control, _HEADER.size, 1)
-        if not header:
+        header = _receive_rest(control, header, _HEADER.size)
+        if header is None:
             return  # ng_run closed the socket: the run is over
-        while len(header) < _HEADER.size:
-            header += control.recv(_HEADER.size - len(header))
-        (length,) = _HEADER.unpack(header)
-        while len(buffer) < length:
-            buffer += control.recv(length - len(buffer))
-        request, buffer = json.loads(buffer[:length]), buffer[length:]
+        payload = _receive_rest(control, b"", _HEADER.unpack(header)[0])
+        if payload is None:
+            return
+        request = json.loads(payload)
         (output,) = fds
         try:
             pid = os.fork()
@@ -268,6 +264,16 @@ def _serve(control: socket.socket) -> None:
         os.close(output)
         children.add(pid)
         _report(control, {"id": request["id"], "pid": pid})
+
+
+def _receive_rest(control: socket.socket, received: bytes, size: int) -> bytes | None:
+    """``received`` completed to ``size`` bytes from the socket; ``None`` when it closes first."""
+    while len(received) < size:
+        chunk = control.recv(size - len(received))
+        if not chunk:
+            return None
+        received += chunk
+    return received
 
 
 def _reap(control: socket.socket, children: set[int]) -> None:
